@@ -1,0 +1,75 @@
+# The two commands a fresh clone needs (see README):
+#   make demo   set everything up, train a small model and run the local end-to-end demo
+#   make test   set everything up and run every check CI runs
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYENV_ROOT ?= $(HOME)/.pyenv
+PYTHON311 ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.11.7/bin/python3.11) $(shell command -v python3.11))
+PYTHON313 ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.13.0/bin/python3.13) $(shell command -v python3.13))
+# sam build looks for the runtime's interpreter (python3.13) on PATH.
+export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
+
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+FN_VENV := .venv-fn313
+OPS_VENV := .venv-ops
+ARTIFACTS ?= artifacts
+
+.PHONY: help setup demo test lint unit integration functions-py313 sam-check ops-test \
+        data train package serve invoke bench fmt clean
+
+help:
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON311) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[model,local,dev]'
+	@touch $@
+
+$(FN_VENV)/.installed: pyproject.toml
+	$(PYTHON313) -m venv $(FN_VENV)
+	$(FN_VENV)/bin/python -m pip install -q --upgrade pip
+	$(FN_VENV)/bin/python -m pip install -q -e '.[functions-test]'
+	@touch $@
+
+$(SAM_VENV)/.installed:
+	$(PYTHON311) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q 'aws-sam-cli==1.170.0'
+	@touch $@
+
+espeak:
+	@command -v espeak-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; }
+
+setup: $(VENV)/.installed espeak ## install the development environment
+
+demo: setup ## the main job: the whole pipeline on this machine, no AWS account
+	$(PY) -m churn_local.demo $(DEMO_ARGS)
+
+test: lint unit integration functions-py313 sam-check ## every check CI runs
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+unit: setup
+	$(PY) -m pytest tests/unit -q
+
+integration: setup
+	$(PY) -m pytest tests/integration -q
+
+functions-py313: $(FN_VENV)/.installed ## the Lambdas' unit tests on their runtime, Python 3.13
+	$(FN_VENV)/bin/python -m pytest tests/unit/contracts tests/unit/functions -q
+
+sam-check: $(SAM_VENV)/.installed ## sam validate --lint and sam build
+	$(SAM_VENV)/bin/sam validate --lint
+	$(SAM_VENV)/bin/sam build
+
+fmt: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf .aws-sam build .pytest_cache

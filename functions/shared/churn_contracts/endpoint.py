@@ -1,0 +1,187 @@
+"""The scoring endpoint's request and response contract.
+
+A record is a JSON object of feature values; a batch is ``{"instances": [...]}``
+or JSON Lines. Every answer is ``{"probability", "model_version",
+"missing_features"}``. Validation errors carry the HTTP status to answer with.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .features import CATEGORICAL, NUMERICAL, TEXT
+
+JSON = "application/json"
+JSON_LINES = "application/jsonlines"
+_JSON_LINES_ALIASES = {JSON_LINES, "application/x-jsonlines", "application/jsonl", "application/json-lines"}
+_ANY = {"*/*", "application/*", ""}
+
+# Texts past this are refused (413) rather than tying a worker up; it is about
+# 40 minutes of speech, far beyond a real call's customer side.
+MAX_TEXT_CHARS = 50_000
+MAX_BATCH_RECORDS = 1_000
+MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's own InvokeEndpoint payload limit
+
+
+class RequestError(ValueError):
+    """A client error: ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    def to_json(self) -> bytes:
+        return json.dumps({"error": self.message, "status": self.status}).encode()
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Which fields the model reads, by kind. Stored as ``feature_names.json``."""
+
+    numerical: tuple[str, ...] = NUMERICAL
+    categorical: tuple[str, ...] = CATEGORICAL
+    text: tuple[str, ...] = (TEXT,)
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return self.numerical + self.categorical + self.text
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {
+            "numerical": list(self.numerical),
+            "categorical": list(self.categorical),
+            "text": list(self.text),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Sequence[str]]) -> FeatureSpec:
+        return cls(
+            tuple(data.get("numerical", ())), tuple(data.get("categorical", ())), tuple(data.get("text", ()))
+        )
+
+
+@dataclass(frozen=True)
+class Record:
+    """One validated record: every feature present (``None`` when missing)."""
+
+    features: dict[str, Any]
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    records: list[Record]
+    batch: bool
+    jsonlines: bool = False
+
+
+def _reject_constant(name: str) -> None:
+    raise RequestError(400, f"invalid JSON number {name}")
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def parse_record(obj: Any, spec: FeatureSpec, *, where: str = "record") -> Record:
+    """Validate one record against ``spec``; extra fields are ignored."""
+    if not isinstance(obj, Mapping):
+        raise RequestError(400, f"{where} must be a JSON object, got {type(obj).__name__}")
+    features: dict[str, Any] = {}
+    missing: list[str] = []
+    for name in spec.all:
+        value = obj.get(name)
+        if value is None:
+            missing.append(name)
+        elif name in spec.numerical:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise RequestError(400, f"{where}: field {name!r} must be a finite number or null")
+            value = float(value)
+        elif not isinstance(value, str):
+            kind = "text" if name in spec.text else "categorical"
+            raise RequestError(400, f"{where}: {kind} field {name!r} must be a string or null")
+        elif name in spec.text and len(value) > MAX_TEXT_CHARS:
+            raise RequestError(413, f"{where}: field {name!r} is longer than {MAX_TEXT_CHARS} characters")
+        features[name] = value
+    return Record(features, missing)
+
+
+def parse_request(body: bytes | str, content_type: str | None, spec: FeatureSpec) -> ParsedRequest:
+    """Decode and validate a request body. Raises :class:`RequestError`."""
+    mime = (content_type or JSON).split(";")[0].strip().lower()
+    if mime not in _JSON_LINES_ALIASES and mime != JSON:
+        raise RequestError(415, f"unsupported content type {content_type!r}; use {JSON} or {JSON_LINES}")
+    if isinstance(body, (bytes, bytearray)):
+        if len(body) > MAX_BODY_BYTES:
+            raise RequestError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+        try:
+            text = bytes(body).decode("utf-8")
+        except UnicodeDecodeError:
+            raise RequestError(400, "request body is not valid UTF-8") from None
+    else:
+        text = body
+
+    if mime in _JSON_LINES_ALIASES:
+        objs = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                objs.append((_decode(line, f"line {number}"), f"line {number}"))
+        batch, jsonlines = True, True
+    else:
+        payload = _decode(text, "body")
+        if isinstance(payload, Mapping) and "instances" in payload:
+            instances = payload["instances"]
+            if not isinstance(instances, list):
+                raise RequestError(400, "'instances' must be a list of records")
+            objs = [(obj, f"instances[{i}]") for i, obj in enumerate(instances)]
+            batch, jsonlines = True, False
+        else:
+            objs, batch, jsonlines = [(payload, "record")], False, False
+
+    if not objs:
+        raise RequestError(400, "the batch is empty")
+    if len(objs) > MAX_BATCH_RECORDS:
+        raise RequestError(413, f"a batch holds at most {MAX_BATCH_RECORDS} records")
+    return ParsedRequest([parse_record(obj, spec, where=where) for obj, where in objs], batch, jsonlines)
+
+
+def _decode(text: str, where: str) -> Any:
+    try:
+        return _loads(text)
+    except RequestError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise RequestError(400, f"{where} is not valid JSON: {exc}") from None
+
+
+def prediction(probability: float, model_version: str, missing: Sequence[str]) -> dict[str, Any]:
+    return {
+        "probability": float(probability),
+        "model_version": model_version,
+        "missing_features": list(missing),
+    }
+
+
+def negotiate_accept(accept: str | None, *, jsonlines_request: bool = False) -> str:
+    """The response content type for an Accept header. Raises 406 if none fits."""
+    for option in (accept or "").split(","):
+        mime = option.split(";")[0].strip().lower()
+        if mime in _ANY:
+            return JSON_LINES if jsonlines_request else JSON
+        if mime == JSON:
+            return JSON
+        if mime in _JSON_LINES_ALIASES:
+            return JSON_LINES
+    raise RequestError(406, f"unsupported accept {accept!r}; use {JSON} or {JSON_LINES}")
+
+
+def encode_response(predictions: Sequence[Mapping[str, Any]], *, batch: bool, accept: str) -> bytes:
+    if accept == JSON_LINES:
+        return "".join(json.dumps(p) + "\n" for p in predictions).encode()
+    payload: Any = {"predictions": list(predictions)} if batch else predictions[0]
+    return json.dumps(payload).encode()

@@ -1,0 +1,1 @@
+"""Churn model: data, training, evaluation and serving."""

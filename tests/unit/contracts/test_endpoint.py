@@ -1,0 +1,126 @@
+import json
+
+import pytest
+from churn_contracts.endpoint import (
+    JSON,
+    JSON_LINES,
+    MAX_TEXT_CHARS,
+    FeatureSpec,
+    RequestError,
+    encode_response,
+    negotiate_accept,
+    parse_request,
+    prediction,
+)
+from churn_contracts.features import MODEL_FEATURES
+
+SPEC = FeatureSpec()
+SEED_BODY = {
+    "CustServ Calls": 10.0,
+    "Account Length": 66,
+    "plan": "B",
+    "limit": "limited",
+    "text": "I'm not happy with the service at all.",
+}
+
+
+def status_of(body, content_type=JSON):
+    with pytest.raises(RequestError) as info:
+        parse_request(body, content_type, SPEC)
+    return info.value.status, info.value.message
+
+
+def test_seed_example_body_is_one_record_with_missing_features_listed():
+    request = parse_request(json.dumps(SEED_BODY).encode(), JSON, SPEC)
+    assert not request.batch
+    [record] = request.records
+    assert record.features["Account Length"] == 66.0
+    assert record.features["plan"] == "B"
+    assert set(record.missing) == set(MODEL_FEATURES) - set(SEED_BODY)
+    assert all(record.features[name] is None for name in record.missing)
+
+
+def test_extra_fields_are_ignored():
+    [record] = parse_request(json.dumps({**SEED_BODY, "customer_id": "c1"}), JSON, SPEC).records
+    assert "customer_id" not in record.features
+
+
+def test_instances_batch_and_json_lines():
+    batch = parse_request(json.dumps({"instances": [SEED_BODY, {}]}), JSON, SPEC)
+    assert batch.batch and len(batch.records) == 2
+    lines = parse_request(b'{"plan": "A"}\n\n{"plan": "C"}\n', "application/jsonlines; charset=utf-8", SPEC)
+    assert lines.batch and lines.jsonlines
+    assert [r.features["plan"] for r in lines.records] == ["A", "C"]
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b'"text"', "must be a JSON object"),
+        (b'{"instances": []}', "empty"),
+        (b'{"instances": {"a": 1}}', "'instances' must be a list"),
+        (b'{"instances": [1]}', "instances[0] must be a JSON object"),
+        (b'{"Day Mins": true}', "'Day Mins'"),
+        (b'{"Day Mins": "12"}', "'Day Mins'"),
+        (b'{"Day Mins": NaN}', "NaN"),
+        (b'{"Day Mins": Infinity}', "Infinity"),
+        (b'{"Day Mins": 1e999}', "'Day Mins'"),
+        (b'{"plan": 3}', "'plan'"),
+        (b'{"text": ["a"]}', "'text'"),
+        (b"\xff\xfe{}", "UTF-8"),
+        (b"", "not valid JSON"),
+    ],
+)
+def test_bad_bodies_are_400_naming_the_problem(body, needle):
+    status, message = status_of(body)
+    assert status == 400
+    assert needle in message
+
+
+def test_json_lines_errors_name_the_line():
+    status, message = status_of(b'{"plan": "A"}\n{"plan": 1}\n', JSON_LINES)
+    assert status == 400 and "line 2" in message
+
+
+def test_unsupported_content_type_is_415():
+    assert status_of(b"a,b", "text/csv")[0] == 415
+
+
+def test_huge_text_is_413():
+    assert status_of(json.dumps({"text": "a" * (MAX_TEXT_CHARS + 1)}))[0] == 413
+
+
+def test_accept_negotiation():
+    assert negotiate_accept(None) == JSON
+    assert negotiate_accept("*/*", jsonlines_request=True) == JSON_LINES
+    assert negotiate_accept("text/html, application/json;q=0.9") == JSON
+    assert negotiate_accept("application/jsonlines") == JSON_LINES
+    with pytest.raises(RequestError) as info:
+        negotiate_accept("text/csv")
+    assert info.value.status == 406
+
+
+def test_responses():
+    one = prediction(0.25, "v1", ["State"])
+    assert json.loads(encode_response([one], batch=False, accept=JSON)) == {
+        "probability": 0.25,
+        "model_version": "v1",
+        "missing_features": ["State"],
+    }
+    assert json.loads(encode_response([one, one], batch=True, accept=JSON)) == {"predictions": [one, one]}
+    lines = encode_response([one, one], batch=True, accept=JSON_LINES).decode().splitlines()
+    assert [json.loads(line) for line in lines] == [one, one]
+
+
+def test_error_body_is_json_without_traceback():
+    error = RequestError(400, "field 'plan' must be a string")
+    assert json.loads(error.to_json()) == {"error": "field 'plan' must be a string", "status": 400}
+
+
+def test_feature_spec_round_trip_and_tabular_only():
+    spec = FeatureSpec(("a",), ("b",), ())
+    assert FeatureSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    [record] = parse_request(b'{"a": 1, "b": "x", "text": 5}', JSON, spec).records
+    assert record.features == {"a": 1.0, "b": "x"} and record.missing == []
