@@ -1,0 +1,1 @@
+"""Operations on AWS: SageMaker training jobs, DLQ redrive, teardown."""
