@@ -17,8 +17,8 @@ FN_VENV := .venv-fn313
 OPS_VENV := .venv-ops
 ARTIFACTS ?= artifacts
 
-.PHONY: help setup demo test lint unit integration functions-py313 sam-check ops-test \
-        data train package serve invoke bench fmt clean
+.PHONY: help setup espeak demo test lint unit integration functions-py313 sam-check ops-venv ops-test \
+        data train package serve invoke stack-up stack-down train-sagemaker bench fmt clean
 
 help:
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -48,7 +48,7 @@ setup: $(VENV)/.installed espeak ## install the development environment
 demo: setup ## the main job: the whole pipeline on this machine, no AWS account
 	$(PY) -m churn_local.demo $(DEMO_ARGS)
 
-test: lint unit integration functions-py313 sam-check ## every check CI runs
+test: lint unit integration functions-py313 ops-test sam-check ## every check CI runs
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -66,6 +66,47 @@ functions-py313: $(FN_VENV)/.installed ## the Lambdas' unit tests on their runti
 sam-check: $(SAM_VENV)/.installed ## sam validate --lint and sam build
 	$(SAM_VENV)/bin/sam validate --lint
 	$(SAM_VENV)/bin/sam build
+
+ops-venv: $(OPS_VENV)/.installed
+
+$(OPS_VENV)/.installed: ops/requirements.txt
+	$(PYTHON311) -m venv $(OPS_VENV)
+	$(OPS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(OPS_VENV)/bin/python -m pip install -q -r ops/requirements.txt
+	$(OPS_VENV)/bin/python -m pip install -q --no-deps -e .
+	@touch $@
+
+ops-test: $(OPS_VENV)/.installed ## the SageMaker launcher's tests, in the ops virtualenv (sagemaker SDK v3)
+	$(OPS_VENV)/bin/python -m pytest tests/ops -q
+
+data: setup ## generate the synthetic dataset (ARGS="--rows 50000")
+	$(PY) -m churn_model.data.generate --out data $(ARGS)
+
+train: setup ## train on data/ into $(ARTIFACTS)/model (ARGS for hyperparameters)
+	$(PY) -m churn_model.train --train data/train.jsonl --test data/test.jsonl --model-dir $(ARTIFACTS)/model $(ARGS)
+
+package: setup ## build $(ARTIFACTS)/model.tar.gz for a SageMaker endpoint
+	$(PY) -m churn_model.serving.package --model-dir $(ARTIFACTS)/model --out $(ARTIFACTS)/model.tar.gz $(ARGS)
+
+serve: setup ## serve $(ARTIFACTS)/model on 127.0.0.1:8080 (SageMaker container + Runtime API)
+	$(PY) -m churn_model.serving.server --model $(ARTIFACTS)/model $(ARGS)
+
+invoke: setup ## run one function on one event against the local stack: FUNCTION=... EVENT=events/...
+	$(PY) -m churn_local.invoke $(FUNCTION) $(EVENT)
+
+stack-up: setup ## start the local stack in the background
+	$(PY) -m churn_local.stack up
+
+stack-down: setup ## stop the local stack
+	$(PY) -m churn_local.stack down
+
+train-sagemaker: $(OPS_VENV)/.installed ## launch a SageMaker training job (ARGS="--role ... --bucket ...")
+	$(OPS_VENV)/bin/python -m churn_ops.training_job $(ARGS)
+
+bench: setup ## the benchmarks (print figures)
+	$(PY) model/benchmarks/bench_encoder.py
+	$(PY) model/benchmarks/bench_serving.py
+	$(PY) local/benchmarks/bench_pipeline.py
 
 fmt: setup
 	$(VENV)/bin/ruff check --fix .

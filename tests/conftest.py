@@ -18,3 +18,71 @@ def formats_dir() -> Path:
     if not FORMATS.is_dir():
         pytest.fail(f"reference formats not found at {FORMATS}")
     return FORMATS
+
+
+# --- A tiny trained churn model, shared by unit and integration runs -------------
+# Trained once (a few hundred generated rows, a 30-tree forest, the real MiniLM
+# encoder) and kept under .pytest_cache, keyed by a digest of the training code,
+# so later pytest processes reuse it. A file lock stops two processes training at once.
+TINY_MODEL_ROWS = 300
+TINY_MODEL_TREES = 30
+
+
+def _training_code_digest() -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    package = ROOT / "model" / "churn_model"
+    sources = [p for p in sorted(package.rglob("*")) if p.suffix in (".py", ".jsonl") and "serving" not in p.parts]
+    sources += sorted((ROOT / "functions" / "shared" / "churn_contracts").glob("*.py"))
+    for path in sources:
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _train_tiny_model(target: Path) -> None:
+    import os
+    import shutil
+
+    from churn_model.data import generate_rows
+    from churn_model.train import TrainConfig, train_model
+
+    work = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    data = work / "data"
+    data.mkdir(parents=True)
+    rows = generate_rows(TINY_MODEL_ROWS, seed=2024)
+    cut = TINY_MODEL_ROWS * 4 // 5
+    for name, part in (("train", rows[:cut]), ("test", rows[cut:])):
+        (data / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
+    config = TrainConfig(n_estimators=TINY_MODEL_TREES, seed=0, progress=False)
+    train_model(
+        data / "train.jsonl", work / "model", test_path=data / "test.jsonl", config=config,
+        model_version="tiny-test-model",
+    )
+    shutil.rmtree(data)
+    (work / "model").rename(target)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir() -> Path:
+    """A small trained model directory (all profile features and the call text)."""
+    import fcntl
+
+    pytest.importorskip("sklearn")
+    pytest.importorskip("sentence_transformers")
+    cache = ROOT / ".pytest_cache"
+    cache.mkdir(exist_ok=True)
+    target = cache / f"tiny-model-{_training_code_digest()}"
+    if (target / "model.json").is_file():
+        return target
+    with (cache / "tiny-model.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (target / "model.json").is_file():
+                _train_tiny_model(target)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return target

@@ -1,5 +1,105 @@
-"""Placeholder until the pipeline issue lands."""
+"""ScoreCallFunction: a Transcribe job finished -> score the call -> store -> maybe alert."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from . import log_safety
+from .adapters import clients
+from .adapters.alerts import AlertPublisher
+from .adapters.calls import CallsRepository
+from .adapters.endpoint import EndpointScorer
+from .adapters.profiles import ProfileStore
+from .adapters.suppression import AlertWindow
+from .adapters.transcribe import TranscriptionJobs
+from .adapters.transcripts import TranscriptStore
+from .config import Settings, load_settings
+from .events import COMPLETED, parse_job_state_change
+from .observability import logger, metrics, tracer
+from .service import Collaborators, Result, handle_job_state_change
+
+log_safety.install()
 
 
-def lambda_handler(event, context):
-    raise NotImplementedError
+@cache
+def settings() -> Settings:
+    return load_settings()
+
+
+@cache
+def collaborators() -> Collaborators:
+    config = settings()
+    return Collaborators(
+        jobs=TranscriptionJobs(clients.client("transcribe")),
+        transcripts=TranscriptStore(clients.client("s3")),
+        profiles=ProfileStore(clients.table(config.profiles_table)),
+        scorer=EndpointScorer(clients.client("sagemaker-runtime"), config.endpoint_name),
+        calls=CallsRepository(clients.table(config.calls_table), retention_days=config.call_retention_days),
+        alert_window=AlertWindow(
+            clients.table(config.customer_alerts_table), timedelta(days=config.alert_suppression_days)
+        ),
+        publisher=AlertPublisher(clients.client("sns"), config.alert_topic_arn),
+    )
+
+
+def reset() -> None:
+    """Drop cached settings and clients (tests change the environment between cases)."""
+    settings.cache_clear()
+    collaborators.cache_clear()
+    clients.reset()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _count(name: str, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> None:
+    metrics.add_metric(name=name, unit=unit, value=value)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    change = parse_job_state_change(event)
+    logger.append_keys(job_name=change.job_name)
+    outcome = handle_job_state_change(change, settings(), collaborators(), now=_now)
+    if change.status == COMPLETED and outcome.result not in {Result.IGNORED, Result.DUPLICATE}:
+        _count("CallsTranscribed")
+
+    # Logs carry ids, numbers and reasons only: never the transcript, the excerpt or the profile.
+    details = {"result": outcome.result.value}
+    if outcome.reason:
+        details["reason"] = outcome.reason
+    if outcome.result is Result.TRANSCRIPTION_FAILED:
+        _count("TranscriptionsFailed")
+        logger.warning("Transcription failed", extra=details)
+    elif outcome.result is Result.SCORING_FAILED:
+        _count("ScoringFailed")
+        logger.warning("Scoring failed", extra=details)
+    elif outcome.result in {Result.IGNORED, Result.DUPLICATE} and outcome.probability is None:
+        logger.info("Nothing to do", extra=details)
+    if outcome.probability is not None:
+        details.update(
+            probability=round(outcome.probability, 4),
+            risk_level=outcome.risk_level,
+            profile_found=outcome.profile_found,
+            missing_features=len(outcome.missing_features),
+        )
+        if outcome.latency_ms is not None:
+            _count("ScoringLatency", round(outcome.latency_ms, 1), MetricUnit.Milliseconds)
+        if outcome.result is not Result.DUPLICATE:
+            _count("CallsScored")
+            _count("MissingFeatures", len(outcome.missing_features))
+        if outcome.result is Result.ALERTED:
+            _count("HighRiskAlerts")
+        elif outcome.result is Result.SUPPRESSED:
+            _count("AlertsSuppressed")
+        logger.info("Call scored", extra=details)
+    return {"job_name": outcome.job_name, **details}

@@ -1,0 +1,30 @@
+"""boto3 clients, made on first use so the endpoint variables boto3 reads
+(``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``...) and test set-up apply."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# InvokeEndpoint retries are ours (only throttling, 5xx and ModelNotReady), so botocore tries once.
+_ENDPOINT = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=30, connect_timeout=5)
+_STANDARD = Config(retries={"max_attempts": 3, "mode": "standard"})
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service, config=_ENDPOINT if service == "sagemaker-runtime" else _STANDARD)
+
+
+@cache
+def table(name: str) -> Any:
+    return boto3.resource("dynamodb", config=_STANDARD).Table(name)
+
+
+def reset() -> None:
+    """Forget the cached clients (tests switch credentials and endpoints)."""
+    client.cache_clear()
+    table.cache_clear()

@@ -1,0 +1,93 @@
+"""The score function's settings, all from environment variables set in template.yaml."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from churn_contracts.transcribe import DEFAULT_CUSTOMER_CHANNEL, DEFAULT_CUSTOMER_SPEAKER
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; the function cannot run until the template is fixed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    calls_table: str
+    profiles_table: str
+    customer_alerts_table: str
+    alert_topic_arn: str
+    endpoint_name: str
+    job_name_prefix: str
+    recordings_bucket: str
+    medium_risk_threshold: float = 0.35
+    high_risk_threshold: float = 0.6
+    alert_suppression_days: float = 7.0
+    customer_channel: str = DEFAULT_CUSTOMER_CHANNEL
+    customer_speaker: str = DEFAULT_CUSTOMER_SPEAKER
+    pii_redaction: bool = False
+    alert_excerpts: bool = True
+    excerpt_max_chars: int = 280
+    call_retention_days: int = 365
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.medium_risk_threshold <= self.high_risk_threshold <= 1.0:
+            raise ConfigError(
+                "thresholds must satisfy 0 <= MEDIUM_RISK_THRESHOLD <= HIGH_RISK_THRESHOLD <= 1"
+            )
+        if self.alert_suppression_days < 0:
+            raise ConfigError("ALERT_SUPPRESSION_DAYS must not be negative")
+        if self.excerpt_max_chars < 0:
+            raise ConfigError("EXCERPT_MAX_CHARS must not be negative")
+
+
+def parse_bool(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"true", "1", "yes", "on"}:
+        return True
+    if lowered in {"false", "0", "no", "off"}:
+        return False
+    raise ConfigError(f"not a boolean: {value!r}")
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is required")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: type = float):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    return Settings(
+        calls_table=_required(env, "CALLS_TABLE"),
+        profiles_table=_required(env, "PROFILES_TABLE"),
+        customer_alerts_table=_required(env, "CUSTOMER_ALERTS_TABLE"),
+        alert_topic_arn=_required(env, "ALERT_TOPIC_ARN"),
+        endpoint_name=_required(env, "ENDPOINT_NAME"),
+        job_name_prefix=_required(env, "JOB_NAME_PREFIX"),
+        recordings_bucket=_required(env, "RECORDINGS_BUCKET"),
+        medium_risk_threshold=_number(env, "MEDIUM_RISK_THRESHOLD", 0.35),
+        high_risk_threshold=_number(env, "HIGH_RISK_THRESHOLD", 0.6),
+        alert_suppression_days=_number(env, "ALERT_SUPPRESSION_DAYS", 7.0),
+        customer_channel=env.get("CUSTOMER_CHANNEL", "").strip() or DEFAULT_CUSTOMER_CHANNEL,
+        customer_speaker=env.get("CUSTOMER_SPEAKER", "").strip() or DEFAULT_CUSTOMER_SPEAKER,
+        pii_redaction=parse_bool(env.get("PII_REDACTION"), False),
+        alert_excerpts=parse_bool(env.get("ALERT_EXCERPTS"), True),
+        excerpt_max_chars=_number(env, "EXCERPT_MAX_CHARS", 280, int),
+        call_retention_days=_number(env, "CALL_RETENTION_DAYS", 365, int),
+    )

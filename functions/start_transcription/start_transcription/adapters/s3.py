@@ -1,0 +1,39 @@
+"""S3: the recording's metadata (``customer-id`` overrides the key's customer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+CUSTOMER_ID_METADATA = "customer-id"
+
+
+class RecordingNotFoundError(LookupError):
+    """The object is gone (deleted before we got to it)."""
+
+
+@dataclass(frozen=True)
+class RecordingMetadata:
+    size: int
+    customer_id: str | None
+
+
+class RecordingStore:
+    def __init__(self, s3: Any) -> None:
+        self._s3 = s3
+
+    def metadata(self, bucket: str, key: str, version_id: str | None) -> RecordingMetadata:
+        args = {"Bucket": bucket, "Key": key}
+        if version_id:
+            args["VersionId"] = version_id
+        try:
+            head = self._s3.head_object(**args)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}:
+                raise RecordingNotFoundError() from None
+            raise
+        # S3 lower-cases user metadata names.
+        customer = (head.get("Metadata") or {}).get(CUSTOMER_ID_METADATA)
+        return RecordingMetadata(size=int(head.get("ContentLength", 0)), customer_id=customer or None)

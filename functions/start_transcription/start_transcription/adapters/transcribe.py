@@ -1,0 +1,105 @@
+"""Amazon Transcribe: start a job; an existing job is success, throttling is retried."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..retry import Backoff, call_with_backoff
+
+_THROTTLED = {"LimitExceededException", "ThrottlingException", "TooManyRequestsException"}
+_TRANSIENT = {"InternalFailureException", "ServiceUnavailableException"}
+
+log = logging.getLogger(__name__)
+
+
+class TranscriptionRejectedError(ValueError):
+    """Transcribe refused the request itself (BadRequestException): retrying will not help."""
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    job_name: str
+    media_uri: str
+    media_format: str
+    language_code: str
+    output_bucket: str
+    output_key: str
+    mode: str  # "channels" or "speakers"
+    pii_redaction: bool
+    tags: list[dict[str, str]]
+
+    def to_api(self) -> dict[str, Any]:
+        settings: dict[str, Any] = (
+            {"ChannelIdentification": True}
+            if self.mode == "channels"
+            else {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}
+        )
+        request: dict[str, Any] = {
+            "TranscriptionJobName": self.job_name,
+            "LanguageCode": self.language_code,
+            "MediaFormat": self.media_format,
+            "Media": {"MediaFileUri": self.media_uri},
+            "OutputBucketName": self.output_bucket,
+            "OutputKey": self.output_key,
+            "Settings": settings,
+        }
+        if self.pii_redaction:
+            # Only the redacted transcript is written, so nothing downstream can read the original.
+            request["ContentRedaction"] = {"RedactionType": "PII", "RedactionOutput": "redacted"}
+        if self.tags:
+            request["Tags"] = self.tags
+        return request
+
+
+def _code(exc: Exception) -> str:
+    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
+
+
+def _retryable(exc: Exception) -> bool:
+    return _code(exc) in _THROTTLED | _TRANSIENT
+
+
+class TranscriptionService:
+    def __init__(
+        self, transcribe: Any, backoff: Backoff | None = None, sleep: Callable[[float], None] | None = None
+    ) -> None:
+        self._transcribe = transcribe
+        self._backoff = backoff or Backoff()
+        self._sleep = sleep
+
+    def start(self, request: JobRequest) -> bool:
+        """Start the job; ``False`` if it already exists (a duplicate event), ``True`` if started.
+
+        Raises the last throttling error when the backoff is spent, and
+        :class:`TranscriptionRejectedError` for a request Transcribe refuses.
+        """
+        kwargs: dict[str, Any] = {
+            "retryable": _retryable,
+            "backoff": self._backoff,
+            "on_retry": self._log_retry,
+        }
+        if self._sleep is not None:
+            kwargs["sleep"] = self._sleep
+        try:
+            call_with_backoff(lambda: self._transcribe.start_transcription_job(**request.to_api()), **kwargs)
+        except ClientError as exc:
+            code = _code(exc)
+            if code == "ConflictException":
+                return False
+            if code == "BadRequestException":
+                message = exc.response.get("Error", {}).get("Message", "")
+                raise TranscriptionRejectedError(message[:300]) from None
+            raise
+        return True
+
+    @staticmethod
+    def _log_retry(exc: Exception, attempt: int) -> None:
+        log.warning(
+            "Transcribe throttled or unavailable, retrying",
+            extra={"error_code": _code(exc), "attempt": attempt},
+        )

@@ -1,0 +1,686 @@
+"""The whole pipeline on this machine, no AWS account: ``make demo``.
+
+Generates data, trains (or reuses an unchanged model), starts the local model server, local
+AWS and local transcription, loads the customer profiles, subscribes a retention-team queue
+to the alert topic, uploads a handful of recordings and prints what happened to each.
+
+    python -m churn_local.demo                  # small data set, a few minutes on 2 cores
+    python -m churn_local.demo --full           # the full 50,000 rows
+    python -m churn_local.demo --keep-running   # then leave the stack up for your own recordings
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from churn_contracts.calls import CallStatus
+from churn_contracts.features import PROFILE_FEATURES, TEXT
+
+from .calls import format_table
+from .profiles import load_profiles, print_report
+from .scenario import Observer, Pipeline, RetentionTeam, Upload, call_items, turns_of, upload, wait_for_calls
+from .stack import STATE_DIR, STATE_FILE, LocalStack, read_state
+
+ROOT = Path.cwd()
+SMALL_ROWS = 3000
+FULL_ROWS = 50_000
+SEED = 7
+
+
+# --- console -----------------------------------------------------------------------------------
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+@contextmanager
+def step(title: str, heartbeat_s: float = 3.0) -> Iterator[None]:
+    """Print the step, a heartbeat while it runs, and its time; nothing stays silent for long."""
+    say(f"\n==> {title}")
+    started = time.monotonic()
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(heartbeat_s):
+            say(f"    ... {title.lower()} ({time.monotonic() - started:.0f}s)")
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        say(f"    done in {time.monotonic() - started:.1f}s")
+
+
+def run_streaming(command: Sequence[str], prefix: str) -> None:
+    """Run a child command, echoing its output (progress bars included) with a prefix."""
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
+        list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            for part in line.rstrip("\n").split("\r"):
+                if part.strip():
+                    say(f"    {prefix} {part.strip()}")
+        code = process.wait()
+    except BaseException:
+        process.terminate()
+        process.wait()
+        raise
+    if code != 0:
+        raise SystemExit(f"{' '.join(command[:4])} ... failed with exit status {code}")
+
+
+# --- data and model ----------------------------------------------------------------------------
+
+
+def _digest(paths: Sequence[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def prepare_data(rows: int, data_dir: Path) -> Path:
+    oracle = data_dir / "oracle.json"
+    if oracle.is_file() and (data_dir / "test.jsonl").is_file():
+        report = json.loads(oracle.read_text())
+        if report.get("rows") == rows and report.get("seed") == SEED:
+            say(f"    reusing {data_dir} ({rows} rows, seed {SEED})")
+            return data_dir
+    command = [sys.executable, "-m", "churn_model.data.generate", "--rows", str(rows), "--seed", str(SEED)]
+    run_streaming([*command, "--out", str(data_dir)], "[data]")
+    return data_dir
+
+
+def prepare_model(data_dir: Path, model_dir: Path, retrain: bool) -> Path:
+    """Train unless the model in ``model_dir`` was trained from these data and this code."""
+    code = [p for p in (ROOT / "model" / "churn_model").rglob("*.py") if "serving" not in p.parts]
+    inputs = _digest([data_dir / "train.jsonl", data_dir / "test.jsonl", *code])
+    stamp = model_dir.with_name(model_dir.name + ".inputs.sha256")
+    if not retrain and model_dir.is_dir() and stamp.is_file() and stamp.read_text().strip() == inputs:
+        say(f"    reusing {model_dir} (same data and training code)")
+        return model_dir
+    command = [
+        sys.executable,
+        "-m",
+        "churn_model.train",
+        "--train",
+        str(data_dir / "train.jsonl"),
+        "--test",
+        str(data_dir / "test.jsonl"),
+        "--model-dir",
+        str(model_dir),
+        "--no-plots",
+    ]
+    run_streaming(command, "[train]")
+    stamp.write_text(inputs + "\n")
+    return model_dir
+
+
+# --- the calls -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chosen:
+    label: str
+    row: Mapping[str, Any]
+    probability: float
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def score_rows(stack: Any, endpoint_name: str, rows: Sequence[Mapping[str, Any]]) -> list[float]:
+    """Score rows on the local endpoint, to pick clearly happy and clearly angry customers.
+
+    One record per request, as the score function sends them: the model server's batch
+    answers differ from its single-record ones (see the report), and the pick must hold
+    for the pipeline's scores.
+    """
+    runtime = stack.client("sagemaker-runtime")
+    probabilities: list[float] = []
+    for row in rows:
+        record = {**{name: row.get(name) for name in PROFILE_FEATURES}, TEXT: row[TEXT]}
+        response = runtime.invoke_endpoint(
+            EndpointName=endpoint_name,
+            ContentType="application/json",
+            Accept="application/json",
+            Body=json.dumps(record),
+        )
+        probabilities.append(float(json.loads(response["Body"].read())["probability"]))
+    return probabilities
+
+
+def choose_calls(
+    rows: Sequence[Mapping[str, Any]], probabilities: Sequence[float]
+) -> dict[str, list[Chosen]]:
+    scored = list(zip(rows, probabilities, strict=True))
+    angry = sorted((x for x in scored if x[0]["y"] == 1), key=lambda x: -x[1])[:8]
+    happy = sorted((x for x in scored if x[0]["y"] == 0), key=lambda x: x[1])[:2]
+    if len(angry) < 3 or len(happy) < 2:
+        raise SystemExit("the test set has too few churners or stayers to pick calls from; use more --rows")
+    # The audio call goes through real ASR: the shortest of the angry calls keeps it quick.
+    asr = min(angry[2:], key=lambda x: sum(len(t["text"].split()) for t in x[0]["turns"]))
+    return {
+        "happy": [Chosen(f"happy #{i + 1}", r, p) for i, (r, p) in enumerate(happy)],
+        "angry": [Chosen(f"angry #{i + 1}", r, p) for i, (r, p) in enumerate(angry[:2])],
+        "asr": [Chosen("angry, audio via ASR", asr[0], asr[1])],
+    }
+
+
+def upload_calls(
+    stack: LocalStack, pipeline: Pipeline, chosen: dict[str, list[Chosen]], work: Path
+) -> list[Upload]:
+    s3 = stack.client("s3")
+    uploads: list[Upload] = []
+    for pick in chosen["happy"] + chosen["angry"]:
+        row = pick.row
+        uploads.append(
+            upload(
+                s3,
+                pipeline,
+                label=pick.label,
+                customer_id=row["customer_id"],
+                call_id=row["call_id"],
+                kind="sidecar",
+                turns=turns_of(row),
+            )
+        )
+        say(f"    {pick.label:<22} {uploads[-1].key}  (+ sidecar transcript)")
+    # The same angry customer calls again: scored and stored, but inside the suppression window.
+    first_angry, second_angry = chosen["angry"][0].row, chosen["angry"][1].row
+    uploads.append(
+        upload(
+            s3,
+            pipeline,
+            label="angry #1 calls again",
+            customer_id=first_angry["customer_id"],
+            call_id=f"{first_angry['call_id']}-again",
+            kind="sidecar",
+            turns=turns_of(second_angry),
+        )
+    )
+    say(f"    {'angry #1 calls again':<22} {uploads[-1].key}  (+ sidecar transcript)")
+    # The duplicate: the same object uploaded again, as a retried client would.
+    happy = uploads[0]
+    s3.put_object(
+        Bucket=pipeline.bucket,
+        Key=happy.key,
+        Body=s3.get_object(Bucket=pipeline.bucket, Key=happy.key)["Body"].read(),
+    )
+    uploads.append(Upload("duplicate of happy #1", happy.key, happy.customer_id, "duplicate", time.time()))
+    say(f"    {'duplicate of happy #1':<22} {happy.key}  (same object again)")
+    unsupported = upload(
+        s3,
+        pipeline,
+        label="unsupported file",
+        customer_id=chosen["happy"][1].row["customer_id"],
+        call_id="notes",
+        kind="unsupported",
+        audio=b"call notes, not audio\n",
+        extension="txt",
+    )
+    uploads.append(unsupported)
+    say(f"    {'unsupported file':<22} {unsupported.key}")
+    asr = chosen["asr"][0]
+    try:
+        from .transcribe.recordings import espeak_available, synthesize_call
+
+        if not espeak_available():
+            raise RuntimeError("espeak-ng is not installed (apt-get install -y espeak-ng)")
+        wav = work / f"{asr.row['call_id']}.wav"
+        seconds = synthesize_call(turns_of(asr.row), wav)
+        uploads.append(
+            upload(
+                s3,
+                pipeline,
+                label=asr.label,
+                customer_id=asr.row["customer_id"],
+                call_id=asr.row["call_id"],
+                kind="asr",
+                turns=turns_of(asr.row),
+                audio=wav,
+            )
+        )
+        say(f"    {asr.label:<22} {uploads[-1].key}  ({seconds:.0f}s of espeak-ng audio, no sidecar)")
+    except Exception as exc:  # the demo still runs the fast path without a synthesiser
+        say(f"    skipping the audio call: {exc}")
+    return uploads
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+
+def _median(values: Sequence[float]) -> str:
+    return f"{statistics.median(values):.2f}" if values else "-"
+
+
+def _start_summary(observer: Observer) -> tuple[set[str], int]:
+    rejected, duplicates = set(), 0
+    for _, outcome in observer.of("StartTranscriptionFunction"):
+        result = outcome.invocations[-1].result if outcome.ok else None
+        if isinstance(result, dict):
+            duplicates += len(result.get("duplicates") or [])
+            if result.get("rejected"):
+                key = (outcome.event.get("detail") or {}).get("object", {}).get("key")
+                rejected.add(key)
+    return rejected, duplicates
+
+
+def _alert_matches(alert: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
+    message = alert.get("Message")
+    if not isinstance(message, dict):
+        return False
+    if message.get("job_name") and message.get("job_name") == item.get("job_name"):
+        return True
+    return message.get("call_id") == item.get("call_id") and message.get("customer_id") == item.get(
+        "customer_id"
+    )
+
+
+def _is_suppressed(item: Mapping[str, Any]) -> bool:
+    if item.get("status") != CallStatus.SCORED.value:
+        return False
+    return bool(item.get("alert_suppressed") or item.get("suppressed_by") or item.get("suppressed")) or (
+        item.get("risk_level") == "high"
+    )
+
+
+def report(
+    stack: LocalStack,
+    pipeline: Pipeline,
+    uploads: Sequence[Upload],
+    items: Mapping[str, Mapping[str, Any]],
+    observer: Observer,
+    team: RetentionTeam,
+    wall_started: float,
+) -> dict[str, Any]:
+    rejected, duplicates = _start_summary(observer)
+    starts = {}
+    for finished, outcome in observer.of("StartTranscriptionFunction"):
+        key = (outcome.event.get("detail") or {}).get("object", {}).get("key")
+        starts.setdefault(key, finished)
+    scores = observer.score_results()
+    alerts = [a for _, a in team.received]
+
+    say("\n==> Calls")
+    rows, timings = [], {"started": [], "fast": [], "asr": [], "scoring": [], "alert": [], "e2e_fast": []}
+    for up in uploads:
+        if up.kind == "duplicate":
+            rows.append([up.label, up.customer_id, "-", f"{duplicates} duplicate(s) ignored", "-", "-", ""])
+            continue
+        if up.key in rejected:
+            rows.append([up.label, up.customer_id, "-", "REJECTED (unsupported file)", "-", "-", ""])
+            continue
+        item = items.get(up.key, {})
+        probability = item.get("probability")
+        note = ""
+        if _is_suppressed(item):
+            note = "alert suppressed (repeat call)"
+        if item.get("failure_reason"):
+            note = str(item["failure_reason"])[:50]
+        if up.kind == "asr" and item.get("status") in {CallStatus.SCORED.value, CallStatus.ALERTED.value}:
+            note = (note + "; " if note else "") + f"ASR WER {asr_wer(stack, item, up.reference_text):.2f}"
+        rows.append(
+            [
+                up.label,
+                up.customer_id,
+                "ASR" if up.kind == "asr" else "sidecar",
+                str(item.get("status", "-")),
+                str(item.get("risk_level", "-")),
+                f"{float(probability):.3f}" if probability is not None else "-",
+                note,
+            ]
+        )
+        started = starts.get(up.key)
+        scored = scores.get(str(item.get("job_name")))
+        if started:
+            timings["started"].append(started - up.uploaded_at)
+        if started and scored:
+            finished, outcome = scored
+            began = finished - outcome.invocations[-1].duration_s
+            timings["asr" if up.kind == "asr" else "fast"].append(began - started)
+            timings["scoring"].append(outcome.invocations[-1].duration_s)
+            alert_time = next((t for t, a in team.received if _alert_matches(a, item)), None)
+            if alert_time:
+                timings["alert"].append(alert_time - finished)
+                if up.kind == "sidecar":
+                    timings["e2e_fast"].append(alert_time - up.uploaded_at)
+    say(format_table(("call", "customer", "path", "status", "risk", "probability", "note"), rows))
+
+    say(f"\n==> Alerts received by the retention team ({len(alerts)})")
+    for alert in alerts:
+        message = alert.get("Message")
+        attributes = {k: v.get("Value") for k, v in (alert.get("MessageAttributes") or {}).items()}
+        say(f"  - attributes: {json.dumps(attributes)}")
+        text = json.dumps(message, indent=2) if isinstance(message, dict) else str(message)
+        say("    " + text.replace("\n", "\n    "))
+
+    statuses = [i.get("status") for k, i in items.items() if k in {u.key for u in uploads}]
+    failure_depth = sum(_depth(stack, url) for url in pipeline.failure_queue_urls)
+    summary = {
+        "uploads": len(uploads),
+        "calls": len(statuses),
+        "scored": sum(s in {CallStatus.SCORED.value, CallStatus.ALERTED.value} for s in statuses),
+        "alerted": sum(s == CallStatus.ALERTED.value for s in statuses),
+        "suppressed": sum(_is_suppressed(i) for k, i in items.items() if k in {u.key for u in uploads}),
+        "failed": sum(
+            s in {CallStatus.TRANSCRIPTION_FAILED.value, CallStatus.SCORING_FAILED.value} for s in statuses
+        ),
+        "rejected": len(rejected),
+        "duplicates": duplicates,
+        "alerts_received": len(alerts),
+        "on_failure_messages": failure_depth,
+    }
+    say("\n==> Summary")
+    lines = [
+        ["uploads", str(summary["uploads"]), "recordings put in the bucket (one twice)"],
+        ["calls", str(summary["calls"]), "call items in the calls table"],
+        ["scored", str(summary["scored"]), "scored (alerted or not)"],
+        ["alerted", str(summary["alerted"]), "high risk, alert sent"],
+        ["suppressed", str(summary["suppressed"]), "high risk inside the customer's suppression window"],
+        ["failed", str(summary["failed"]), "transcription or scoring failed"],
+        ["rejected", str(summary["rejected"]), "not a supported recording"],
+        ["duplicates", str(summary["duplicates"]), "repeated upload events, no second job"],
+        ["on-failure", str(summary["on_failure_messages"]), "events in the functions' on-failure queues"],
+    ]
+    say(format_table(("what", "count", "meaning"), lines))
+    say("\n    time per stage (median seconds)")
+    stage_rows = [
+        ["upload -> transcription job started", _median(timings["started"])],
+        ["transcription, fast path (sidecar)", _median(timings["fast"])],
+        ["transcription, ASR", _median(timings["asr"])],
+        ["scoring (score function)", _median(timings["scoring"])],
+        ["score -> alert received", _median(timings["alert"])],
+        ["upload -> alert received, fast path", _median(timings["e2e_fast"])],
+        ["demo wall time so far", f"{time.monotonic() - wall_started:.1f}"],
+    ]
+    say(format_table(("stage", "seconds"), stage_rows))
+    summary["timings"] = timings
+    return summary
+
+
+def _depth(stack: LocalStack, url: str) -> int:
+    from .scenario import queue_depth
+
+    return queue_depth(stack, url)
+
+
+def asr_wer(stack: LocalStack, item: Mapping[str, Any], reference: str) -> float:
+    """Word error rate of the customer's side as transcribed, against what was spoken."""
+    from churn_contracts.transcribe import parse_transcript
+
+    from .transcribe.wer import word_error_rate
+
+    job = stack.client("transcribe").get_transcription_job(TranscriptionJobName=item["job_name"])[
+        "TranscriptionJob"
+    ]
+    uri = job["Transcript"]["TranscriptFileUri"]
+    bucket, key = _s3_location(uri)
+    document = json.loads(stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    return word_error_rate(reference, parse_transcript(document).customer_text)
+
+
+def _s3_location(uri: str) -> tuple[str, str]:
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        return parsed.netloc, parsed.path.lstrip("/")
+    bucket, _, key = parsed.path.lstrip("/").partition("/")
+    return bucket, unquote(key)
+
+
+# --- keep running ----------------------------------------------------------------------------------
+
+
+def print_try_it(stack: LocalStack, pipeline: Pipeline, team: RetentionTeam) -> None:
+    assert stack.endpoints is not None
+    aws = stack.endpoints.aws
+    say("\n==> The local stack stays up (Ctrl-C to stop it)")
+    say(f"    local AWS (S3, DynamoDB, SNS, SQS, EventBridge): {aws}")
+    say(f"    local Transcribe:                                {stack.endpoints.transcribe}")
+    say(f"    local SageMaker Runtime (model server):          {stack.endpoints.sagemaker_runtime}")
+    say("\n    Drop your own recordings in (AWS CLI: pip install awscli):")
+    say(
+        f"      export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={stack.region}"
+    )
+    say(
+        f"      aws --endpoint-url {aws} s3 cp my-call.wav s3://{pipeline.bucket}/{pipeline.recordings_prefix}C000123/call-1.wav"
+    )
+    say("    Optional fast path (skips ASR): upload a sidecar transcript BEFORE the recording:")
+    say(
+        '      echo \'{"turns": [{"role": "customer", "text": "I want to cancel", "start_time": 0}]}\' > t.json'
+    )
+    say(
+        f"      aws --endpoint-url {aws} s3 cp t.json s3://{pipeline.bucket}/local-transcripts/{pipeline.recordings_prefix}C000123/call-2.wav.json"
+    )
+    say(
+        f"      aws --endpoint-url {aws} s3 cp my-call.wav s3://{pipeline.bucket}/{pipeline.recordings_prefix}C000123/call-2.wav"
+    )
+    say("    Watch them:")
+    say("      python -m churn_local.calls             # recent calls and their status")
+    say("      python -m churn_local.calls --alerts    # the alerts")
+    say(f"      aws --endpoint-url {aws} sqs receive-message --queue-url {team.queue_url}")
+    say("      python -m churn_local.invoke StartTranscriptionFunction events/<event>.json")
+    say("    New calls and alerts are printed below as they arrive.\n")
+
+
+def watch(stack: LocalStack, pipeline: Pipeline, team: RetentionTeam, seen: dict[str, str]) -> None:
+    dynamodb = stack.client("dynamodb")
+    while True:
+        for key, item in call_items(dynamodb, pipeline.calls_table).items():
+            status = str(item.get("status"))
+            if seen.get(key) != status:
+                seen[key] = status
+                probability = item.get("probability")
+                extra = (
+                    f" risk {item.get('risk_level')} p={float(probability):.3f}"
+                    if probability is not None
+                    else ""
+                )
+                say(f"    call {key}: {status}{extra}")
+        team_alerts = len(team.received)
+        team.poll(wait_s=1)
+        for _, alert in team.received[team_alerts:]:
+            message = alert.get("Message")
+            say(f"    ALERT: {json.dumps(message)[:300]}")
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m churn_local.demo", description=__doc__.split("\n\n")[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--full", action="store_true", help=f"generate the full {FULL_ROWS:,} rows")
+    size.add_argument("--rows", type=int, default=SMALL_ROWS, help=f"rows to generate (default {SMALL_ROWS})")
+    parser.add_argument("--data-dir", type=Path, help="default: data/demo-<rows>")
+    parser.add_argument(
+        "--model-dir", type=Path, default=Path(os.environ.get("ARTIFACTS", "artifacts")) / "model"
+    )
+    parser.add_argument(
+        "--retrain", action="store_true", help="train even if the model's inputs are unchanged"
+    )
+    parser.add_argument("--template", default="template.yaml")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="template parameter override"
+    )
+    parser.add_argument(
+        "--keep-running", action="store_true", help="leave the stack up for your own recordings"
+    )
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the calls")
+    args = parser.parse_args(argv)
+    rows = FULL_ROWS if args.full else args.rows
+    data_dir = args.data_dir or Path("data") / f"demo-{rows}"
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    wall_started = time.monotonic()
+    try:
+        return _run(args, rows, data_dir, wall_started)
+    except KeyboardInterrupt:
+        say("\ninterrupted: everything the demo started has been stopped")
+        return 130
+
+
+def _run(args: argparse.Namespace, rows: int, data_dir: Path, wall_started: float) -> int:
+    parameters = dict(p.partition("=")[::2] for p in args.param)
+    with step(f"1/6 Data: {rows:,} customers with their calls"):
+        prepare_data(rows, data_dir)
+    with step("2/6 Model: train (or reuse)"):
+        model_dir = prepare_model(data_dir, args.model_dir, args.retrain)
+    log_dir = STATE_DIR / "demo-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_files: dict[str, Any] = {}
+    log_lock = threading.Lock()
+
+    def log_sink(function: str, line: str) -> None:
+        with log_lock:
+            if function not in log_files:
+                log_files[function] = (log_dir / f"{function}.log").open("a", buffering=1)
+            log_files[function].write(line + "\n")
+        if '"level":"ERROR"' in line.replace(" ", "") or line.startswith("[ERROR]"):
+            say(f"    [{function}] {line[:300]}")
+
+    observer = Observer()
+    stack = LocalStack(
+        args.template,
+        parameters=parameters,
+        model_dir=model_dir,
+        log_sink=log_sink,
+        on_outcome=observer,
+        progress=lambda message: say(f"    {message}"),
+    )
+    with step("3/6 Start the local model server, local AWS and local transcription"):
+        stack.start()
+    state_written = False
+    try:
+        pipeline = Pipeline.from_stack(stack)
+        if read_state() is None:
+            _write_state(stack, parameters, model_dir)
+            state_written = True
+        with step("4/6 Load customer profiles and subscribe the retention team"):
+            test_rows = read_jsonl(data_dir / "test.jsonl")
+            table = _profiles_table(stack, pipeline)
+            report_ = load_profiles(((i + 1, r) for i, r in enumerate(test_rows)), table)
+            print_report(report_, pipeline.profiles_table)
+            team = RetentionTeam(stack, pipeline.alert_topic_arn)
+            say(f"    retention-team queue subscribed to {pipeline.alert_topic_arn.split(':')[-1]}")
+        with step("5/6 Upload recordings"):
+            endpoint_name = _endpoint_name(stack)
+            sample = random.Random(SEED).sample(test_rows, min(300, len(test_rows)))
+            chosen = choose_calls(sample, score_rows(stack, endpoint_name, sample))
+            work = STATE_DIR / "demo-recordings"
+            work.mkdir(parents=True, exist_ok=True)
+            uploads = upload_calls(stack, pipeline, chosen, work)
+        listener = threading.Thread(target=_listen, args=(team,), daemon=True)
+        listener.start()
+        with step("6/6 Run the chain: S3 -> start function -> Transcribe -> score function -> SNS"):
+            rejected_keys: set[str] = set()
+
+            def rejected(key: str) -> bool:
+                rejected_keys.update(_start_summary(observer)[0])
+                return key in rejected_keys
+
+            items = wait_for_calls(
+                stack,
+                pipeline,
+                [u.key for u in uploads if u.kind != "duplicate"],
+                rejected=rejected,
+                timeout_s=args.timeout,
+                progress=lambda message: say(f"    {message}"),
+            )
+            time.sleep(1.5)  # alerts still in flight from the last score
+            team.poll()
+        report(stack, pipeline, uploads, items, observer, team, wall_started)
+        say(f"\n    function logs: {log_dir}/")
+        if args.keep_running:
+            print_try_it(stack, pipeline, team)
+            watch(stack, pipeline, team, {k: str(i.get("status")) for k, i in items.items()})
+    finally:
+        say("\n==> Stopping everything the demo started")
+        if state_written:
+            (STATE_DIR / STATE_FILE).unlink(missing_ok=True)
+        stack.stop()
+        for handle in log_files.values():
+            handle.close()
+    return 0
+
+
+def _listen(team: RetentionTeam) -> None:
+    while True:
+        try:
+            team.poll(wait_s=1)
+        except Exception:
+            return
+
+
+def _profiles_table(stack: LocalStack, pipeline: Pipeline) -> Any:
+    import boto3
+
+    assert stack.endpoints is not None
+    return (
+        boto3.session.Session()
+        .resource(
+            "dynamodb",
+            endpoint_url=stack.endpoints.aws,
+            region_name=stack.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
+        )
+        .Table(pipeline.profiles_table)
+    )
+
+
+def _endpoint_name(stack: LocalStack) -> str:
+    assert stack.spec is not None
+    for function in stack.spec.functions.values():
+        for name, value in function.environment.items():
+            if "ENDPOINT" in name.upper() and value and "://" not in value:
+                return value
+    return "churn-endpoint"
+
+
+def _write_state(stack: LocalStack, parameters: Mapping[str, str], model_dir: Path) -> None:
+    assert stack.endpoints is not None and stack.spec is not None
+    STATE_DIR.mkdir(exist_ok=True)
+    state = {
+        "pid": os.getpid(),
+        "started_at": time.time(),
+        "template": str(stack.template.resolve()),
+        "parameters": dict(parameters),
+        "model_dir": str(model_dir),
+        "endpoints": stack.endpoints.to_dict(),
+        "outputs": stack.spec.outputs,
+        "owner": "demo",
+    }
+    (STATE_DIR / STATE_FILE).write_text(json.dumps(state, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

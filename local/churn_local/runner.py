@@ -1,0 +1,382 @@
+"""Run the template's functions locally with Lambda's asynchronous-invocation semantics.
+
+EventBridge invokes Lambda asynchronously: a failed invocation is retried
+(``MaximumRetryAttempts``, 2 by default), then the event goes to the function's
+on-failure destination as an invocation record. Locally each rule's Lambda target is
+a delivery queue; :class:`EventRunner` polls it and hands each event to
+:class:`AsyncInvoker`, which runs the handler in a :class:`FunctionProcess`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .spec import Destination, FunctionSpec
+
+log = logging.getLogger(__name__)
+
+LogSink = Callable[[str, str], None]
+
+
+def print_log(function: str, line: str) -> None:
+    print(f"[{function}] {line}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One run of a handler: its result, or Lambda's error payload."""
+
+    request_id: str
+    ok: bool
+    result: Any = None
+    error: dict[str, Any] | None = None
+    duration_s: float = 0.0
+
+
+class FunctionProcess:
+    """A warm execution environment for one function: a worker process with the function's env.
+
+    Each function gets its own process, so two functions never share ``os.environ`` or
+    module-level clients, as on Lambda.
+    """
+
+    def __init__(self, spec: FunctionSpec, environment: Mapping[str, str], log_sink: LogSink = print_log):
+        self.spec = spec
+        self._environment = dict(environment)
+        self._log_sink = log_sink
+        self._process: subprocess.Popen[str] | None = None
+        self._replies: Any = None
+        self._log_thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> None:
+        read_fd, write_fd = os.pipe()
+        paths = [str(self.spec.code_uri), *(str(p) for p in self.spec.layer_paths)]
+        command = [sys.executable, "-m", "churn_local.worker", "--handler", self.spec.handler]
+        for path in paths:
+            command += ["--path", path]
+        command += ["--reply-fd", str(write_fd)]
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=self._environment,
+            cwd=str(self.spec.code_uri),
+            text=True,
+            pass_fds=(write_fd,),
+        )
+        os.close(write_fd)
+        self._replies = os.fdopen(read_fd, "r")
+        self._log_thread = threading.Thread(target=self._stream_logs, args=(self._process,), daemon=True)
+        self._log_thread.start()
+
+    def _stream_logs(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            self._log_sink(self.spec.logical_id, line.rstrip("\n"))
+
+    def invoke(self, event: Any) -> Invocation:
+        """Run the handler once; a timeout kills the environment, as Lambda does."""
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._start()
+            assert self._process is not None and self._process.stdin is not None
+            request_id = str(uuid.uuid4())
+            started = time.monotonic()
+            request = {"request_id": request_id, "event": event, "timeout_ms": self.spec.timeout_s * 1000}
+            self._process.stdin.write(json.dumps(request) + "\n")
+            self._process.stdin.flush()
+            reply = self._read_reply(self.spec.timeout_s)
+            duration = time.monotonic() - started
+            if reply is None:
+                alive = self._process.poll() is None
+                self._kill()
+                message = (
+                    f"Task timed out after {self.spec.timeout_s:.2f} seconds"
+                    if alive
+                    else "Runtime exited without providing a reason"
+                )
+                kind = "Sandbox.Timedout" if alive else "Runtime.ExitError"
+                return Invocation(
+                    request_id, False, error={"errorType": kind, "errorMessage": message}, duration_s=duration
+                )
+            if reply["ok"]:
+                return Invocation(request_id, True, result=reply["result"], duration_s=duration)
+            return Invocation(request_id, False, error=reply["error"], duration_s=duration)
+
+    def _read_reply(self, timeout_s: float) -> dict[str, Any] | None:
+        box: list[str] = []
+        reader = threading.Thread(target=lambda: box.append(self._replies.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout_s)
+        if not box or not box[0]:
+            return None
+        return json.loads(box[0])
+
+    def _kill(self) -> None:
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.kill()
+            self._process.wait()
+            self._process = None
+            if self._replies is not None:
+                self._replies.close()
+                self._replies = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._process is not None and self._process.stdin is not None:
+                try:
+                    self._process.stdin.close()
+                    self._process.wait(timeout=5)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            self._kill()
+            if self._log_thread is not None:
+                self._log_thread.join(timeout=2)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An event's fate after Lambda's async retries."""
+
+    function: str
+    event: Any
+    invocations: tuple[Invocation, ...]
+    condition: str  # Success | RetriesExhausted | EventAgeExceeded
+
+    @property
+    def ok(self) -> bool:
+        return self.condition == "Success"
+
+
+class DestinationSender:
+    """Delivers invocation records to SQS, SNS, EventBridge or another local function."""
+
+    def __init__(self, clients: Callable[[str], Any], functions: Mapping[str, AsyncInvoker] | None = None):
+        self._clients = clients
+        self.functions: dict[str, AsyncInvoker] = dict(functions or {})
+
+    def send(self, destination: Destination, record: Mapping[str, Any]) -> None:
+        body = json.dumps(record)
+        service = destination.service
+        if service == "sqs":
+            name = destination.arn.split(":")[-1]
+            sqs = self._clients("sqs")
+            sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"], MessageBody=body)
+        elif service == "sns":
+            self._clients("sns").publish(TopicArn=destination.arn, Message=body)
+        elif service == "events":
+            success = record["requestContext"]["condition"] == "Success"
+            self._clients("events").put_events(
+                Entries=[
+                    {
+                        "Source": "lambda",
+                        "DetailType": f"Lambda Function Invocation Result - {'Success' if success else 'Failure'}",
+                        "Detail": body,
+                        "EventBusName": destination.arn,
+                        "Resources": [destination.arn],
+                    }
+                ]
+            )
+        elif service == "lambda":
+            target = next((f for f in self.functions.values() if f.spec.arn == destination.arn), None)
+            if target is None:
+                raise ValueError(f"destination function {destination.arn} is not in the template")
+            threading.Thread(target=target.invoke_async, args=(dict(record),), daemon=True).start()
+        else:
+            raise ValueError(f"unsupported destination {destination.arn}")
+
+
+def invocation_record(
+    spec: FunctionSpec, event: Any, outcome_invocations: Sequence[Invocation], condition: str
+) -> dict:
+    """The record Lambda sends to an async destination (same shape for success and failure)."""
+    last = outcome_invocations[-1] if outcome_invocations else None
+    response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+    if last is not None and not last.ok:
+        response_context["functionError"] = "Unhandled"
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "requestContext": {
+            "requestId": last.request_id if last else str(uuid.uuid4()),
+            "functionArn": f"{spec.arn}:$LATEST",
+            "condition": condition,
+            "approximateInvokeCount": len(outcome_invocations),
+        },
+        "requestPayload": event,
+        "responseContext": response_context,
+        "responsePayload": (last.result if last.ok else last.error) if last else None,
+    }
+
+
+class AsyncInvoker:
+    """Lambda's asynchronous invocation: retries, event age, then destinations."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        process: FunctionProcess,
+        destinations: DestinationSender,
+        retry_delays_s: Sequence[float] = (1.0, 2.0),
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ):
+        self.spec = spec
+        self.process = process
+        self._destinations = destinations
+        # Lambda waits about 1 then 2 minutes between retries; locally seconds keep runs short.
+        self._retry_delays = tuple(retry_delays_s)
+        self._on_outcome = on_outcome
+        self.counts: Counter[str] = Counter()
+
+    def invoke_async(self, event: Any, received_at: float | None = None) -> Outcome:
+        received_at = time.time() if received_at is None else received_at
+        invocations: list[Invocation] = []
+        condition = "RetriesExhausted"
+        for attempt in range(self.spec.max_retries + 1):
+            if time.time() - received_at > self.spec.max_event_age_s:
+                condition = "EventAgeExceeded"
+                break
+            if attempt:
+                time.sleep(
+                    self._retry_delays[min(attempt - 1, len(self._retry_delays) - 1)]
+                    if self._retry_delays
+                    else 0
+                )
+            invocation = self.process.invoke(event)
+            invocations.append(invocation)
+            if invocation.ok:
+                condition = "Success"
+                break
+            log.warning(
+                "%s failed (attempt %d of %d): %s",
+                self.spec.logical_id,
+                attempt + 1,
+                self.spec.max_retries + 1,
+                (invocation.error or {}).get("errorType"),
+            )
+        outcome = Outcome(self.spec.logical_id, event, tuple(invocations), condition)
+        self.counts["invocations"] += len(invocations)
+        self.counts["errors"] += sum(1 for i in invocations if not i.ok)
+        self.counts["succeeded" if outcome.ok else "failed"] += 1
+        destination = self.spec.on_success if outcome.ok else self.spec.on_failure
+        if destination is not None:
+            self._destinations.send(destination, invocation_record(self.spec, event, invocations, condition))
+        elif not outcome.ok:
+            log.error(
+                "%s: event dropped after %s (no on-failure destination)", self.spec.logical_id, condition
+            )
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
+        return outcome
+
+
+def normalize_event(event: Any, account: str) -> Any:
+    """Undo moto's known deviations from the events EventBridge really delivers.
+
+    moto's S3 events say ``reason: "ObjectCreated"`` (AWS: the API, e.g. ``PutObject``),
+    ``eTag`` (AWS: ``etag``) and ``version-id: "null"`` for unversioned buckets (AWS: absent);
+    ``PutEvents`` events lack ``account``.
+    """
+    if not isinstance(event, dict) or "detail-type" not in event:
+        return event
+    event.setdefault("account", account)
+    detail = event.get("detail")
+    if event.get("source") == "aws.s3" and isinstance(detail, dict):
+        if detail.get("reason") == "ObjectCreated":
+            detail["reason"] = "PutObject"
+        obj = detail.get("object")
+        if isinstance(obj, dict):
+            if "eTag" in obj:
+                obj["etag"] = obj.pop("eTag")
+            if obj.get("version-id") == "null":
+                del obj["version-id"]
+    return event
+
+
+@dataclass
+class _Route:
+    queue_url: str
+    invoker: AsyncInvoker
+
+
+@dataclass
+class EventRunner:
+    """Polls each function's delivery queues and invokes the function for every event."""
+
+    sqs: Any
+    account: str
+    routes: list[_Route] = field(default_factory=list)
+    poll_wait_s: int = 1
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _busy: Counter[str] = field(default_factory=Counter)
+    _busy_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_route(self, queue_url: str, invoker: AsyncInvoker) -> None:
+        self.routes.append(_Route(queue_url, invoker))
+
+    def start(self) -> EventRunner:
+        for route in self.routes:
+            thread = threading.Thread(
+                target=self._poll, args=(route,), daemon=True, name=f"runner-{route.invoker.spec.logical_id}"
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=self.poll_wait_s + 5)
+
+    @property
+    def busy(self) -> int:
+        with self._busy_lock:
+            return sum(self._busy.values())
+
+    def _poll(self, route: _Route) -> None:
+        while not self._stop.is_set():
+            try:
+                response = self.sqs.receive_message(
+                    QueueUrl=route.queue_url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=self.poll_wait_s,
+                    AttributeNames=["SentTimestamp"],
+                )
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("polling %s failed", route.queue_url)
+                time.sleep(1)
+                continue
+            for message in response.get("Messages", []):
+                with self._busy_lock:
+                    self._busy[route.queue_url] += 1
+                try:
+                    # Lambda's async queue owns the event from here on, whatever the handler does.
+                    self.sqs.delete_message(QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                    event = normalize_event(json.loads(message["Body"]), self.account)
+                    sent_at = (
+                        int(message.get("Attributes", {}).get("SentTimestamp", time.time() * 1000)) / 1000
+                    )
+                    route.invoker.invoke_async(event, received_at=sent_at)
+                except Exception:
+                    log.exception("delivering an event to %s failed", route.invoker.spec.logical_id)
+                finally:
+                    with self._busy_lock:
+                        self._busy[route.queue_url] -= 1

@@ -1,0 +1,385 @@
+"""The local stack: local AWS, the model server, local transcription and the function runner.
+
+In process: ``with LocalStack(...) as stack: ...``. In the background, for developers:
+``python -m churn_local.stack up`` / ``status`` / ``down`` (state under ``.local-stack/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .aws import FAKE_CREDENTIALS, LocalAws, Wiring, client, provision
+from .runner import AsyncInvoker, DestinationSender, EventRunner, FunctionProcess, LogSink, Outcome, print_log
+from .spec import FunctionSpec, StackSpec, read_stack
+from .template import DEFAULT_REGION
+
+log = logging.getLogger(__name__)
+
+STATE_DIR = Path(".local-stack")
+STATE_FILE = "state.json"
+# What a worker process inherits from ours; everything else comes from the template.
+_INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "HF_HUB_OFFLINE")
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the functions reach local AWS, local Transcribe and the local model server."""
+
+    aws: str
+    transcribe: str | None = None
+    sagemaker_runtime: str | None = None
+    region: str = DEFAULT_REGION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "aws": self.aws,
+            "transcribe": self.transcribe,
+            "sagemaker_runtime": self.sagemaker_runtime,
+            "region": self.region,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Endpoints:
+        return cls(data["aws"], data.get("transcribe"), data.get("sagemaker_runtime"), data["region"])
+
+
+def function_environment(spec: FunctionSpec, endpoints: Endpoints) -> dict[str, str]:
+    """The function's environment: the template's variables plus the local endpoints."""
+    env = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
+    env.update(FAKE_CREDENTIALS)
+    env.update(
+        {
+            "AWS_REGION": endpoints.region,
+            "AWS_DEFAULT_REGION": endpoints.region,
+            "AWS_ENDPOINT_URL": endpoints.aws,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "LAMBDA_TASK_ROOT": str(spec.code_uri),
+            "CHURN_LOCAL_FUNCTION_ARN": spec.arn,
+            # No X-Ray daemon here; the SDK would only warn on every call.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if endpoints.transcribe:
+        env["AWS_ENDPOINT_URL_TRANSCRIBE"] = endpoints.transcribe
+    if endpoints.sagemaker_runtime:
+        env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = endpoints.sagemaker_runtime
+    env.update(spec.environment)
+    return env
+
+
+class LocalStack:
+    """Everything the pipeline needs on one machine; stops all it started on exit."""
+
+    def __init__(
+        self,
+        template: str | Path = "template.yaml",
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        model_dir: str | Path | None = None,
+        sagemaker_runtime_url: str | None = None,
+        transcribe: bool = True,
+        run_functions: bool = True,
+        region: str = DEFAULT_REGION,
+        log_sink: LogSink = print_log,
+        retry_delays_s: Sequence[float] = (1.0, 2.0),
+        on_outcome: Callable[[Outcome], None] | None = None,
+        progress: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.template = Path(template)
+        self.parameters = {k: str(v) for k, v in (parameters or {}).items()}
+        self.model_dir = Path(model_dir) if model_dir else None
+        # An already running model server (tests share one), instead of starting one on model_dir.
+        self._sagemaker_runtime_url = sagemaker_runtime_url
+        self.region = region
+        self._transcribe = transcribe
+        self._run_functions = run_functions
+        self._log_sink = log_sink
+        self._retry_delays = retry_delays_s
+        self._on_outcome = on_outcome
+        self._progress = progress
+        self._exit = contextlib.ExitStack()
+        self.spec: StackSpec | None = None
+        self.wiring: Wiring | None = None
+        self.endpoints: Endpoints | None = None
+        self.invokers: dict[str, AsyncInvoker] = {}
+        self.runner: EventRunner | None = None
+
+    def client(self, service: str) -> Any:
+        assert self.endpoints is not None, "stack not started"
+        url = {
+            "transcribe": self.endpoints.transcribe,
+            "sagemaker-runtime": self.endpoints.sagemaker_runtime,
+        }.get(service) or self.endpoints.aws
+        return client(service, url, self.region)
+
+    def start(self) -> LocalStack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self._progress("starting local AWS (moto server)")
+        aws = self._exit.enter_context(LocalAws())
+        self.spec = read_stack(
+            self.template, parameters=self.parameters, region=self.region, sqs_endpoint=aws.url
+        )
+        self._progress(
+            f"creating {len(self.spec.buckets)} bucket(s), {len(self.spec.tables)} table(s), "
+            f"{len(self.spec.topics)} topic(s), {len(self.spec.queues)} queue(s), {len(self.spec.rules)} rule(s) "
+            "from the template"
+        )
+        self.wiring = provision(self.spec, aws.url)
+        sagemaker_url = self._sagemaker_runtime_url
+        if sagemaker_url is None and self.model_dir is not None:
+            self._progress(f"starting the local model server on {self.model_dir}")
+            from churn_model.serving.server import LocalEndpointServer
+
+            sagemaker_url = self._exit.enter_context(
+                LocalEndpointServer(self.model_dir, host="127.0.0.1", port=0)
+            ).url
+        transcribe_url = None
+        if self._transcribe:
+            self._progress("starting local transcription")
+            from churn_local.transcribe import LocalTranscribe
+
+            transcribe_url = self._exit.enter_context(
+                LocalTranscribe(aws_endpoint_url=aws.url, host="127.0.0.1", port=0, region=self.region)
+            ).url
+        self.endpoints = Endpoints(aws.url, transcribe_url, sagemaker_url, self.region)
+        if self._run_functions:
+            self._start_functions()
+
+    def _start_functions(self) -> None:
+        assert self.spec is not None and self.wiring is not None and self.endpoints is not None
+        destinations = DestinationSender(self.client)
+        self.runner = EventRunner(self.client("sqs"), self.spec.account)
+        for logical_id, spec in self.spec.functions.items():
+            process = FunctionProcess(spec, function_environment(spec, self.endpoints), self._log_sink)
+            self._exit.callback(process.close)
+            invoker = AsyncInvoker(spec, process, destinations, self._retry_delays, self._on_outcome)
+            self.invokers[logical_id] = invoker
+            for queue_url in self.wiring.delivery_queues.get(logical_id, []):
+                self.runner.add_route(queue_url, invoker)
+        destinations.functions = self.invokers
+        self._progress(f"running {len(self.invokers)} function(s) on {len(self.runner.routes)} event rule(s)")
+        self.runner.start()
+        self._exit.callback(self.runner.stop)
+
+    def stop(self) -> None:
+        self._exit.close()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --- the background stack --------------------------------------------------------------------
+
+
+def read_state(state_dir: Path = STATE_DIR) -> dict[str, Any] | None:
+    """The running background stack's state, or None when none is running."""
+    path = state_dir / STATE_FILE
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(int(state["pid"]), 0)
+    except (OSError, KeyError, ValueError):
+        path.unlink(missing_ok=True)
+        return None
+    return state
+
+
+def _parse_params(pairs: Sequence[str]) -> dict[str, str]:
+    parameters = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--param expects NAME=VALUE, got {pair!r}")
+        parameters[key] = value
+    return parameters
+
+
+def default_model_dir() -> Path | None:
+    path = Path(os.environ.get("CHURN_MODEL_DIR", "artifacts/model"))
+    return path if path.is_dir() else None
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the stack in the foreground until SIGTERM/SIGINT, with a state file for other tools."""
+    state_dir = Path(args.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    model_dir = Path(args.model) if args.model else default_model_dir()
+    parameters = _parse_params(args.param)
+    stack = LocalStack(
+        args.template,
+        parameters=parameters,
+        model_dir=model_dir,
+        transcribe=not args.no_transcribe,
+        progress=lambda message: print(f"stack: {message}", flush=True),
+    )
+    with stack:
+        assert stack.endpoints is not None and stack.spec is not None
+        state = {
+            "pid": os.getpid(),
+            "started_at": time.time(),
+            "template": str(Path(args.template).resolve()),
+            "parameters": parameters,
+            "model_dir": str(model_dir) if model_dir else None,
+            "endpoints": stack.endpoints.to_dict(),
+            "outputs": stack.spec.outputs,
+        }
+        (state_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
+        print(f"stack: up ({json.dumps(stack.endpoints.to_dict())})", flush=True)
+        try:
+            while not stopping.wait(0.5):
+                pass
+        finally:
+            (state_dir / STATE_FILE).unlink(missing_ok=True)
+            print("stack: stopping", flush=True)
+    return 0
+
+
+def up(args: argparse.Namespace, *, quiet: bool = False) -> dict[str, Any]:
+    """Start the background stack unless one is running; returns its state."""
+    state_dir = Path(args.state_dir)
+    state = read_state(state_dir)
+    if state is not None:
+        if not quiet:
+            print(f"local stack already running (pid {state['pid']})")
+        return state
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / "stack.log"
+    command = [
+        sys.executable,
+        "-m",
+        "churn_local.stack",
+        "--state-dir",
+        str(state_dir),
+        "serve",
+        "--template",
+        args.template,
+    ]
+    for pair in args.param:
+        command += ["--param", pair]
+    if args.model:
+        command += ["--model", args.model]
+    if args.no_transcribe:
+        command.append("--no-transcribe")
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    print(f"starting the local stack in the background (pid {process.pid}, log {log_path})", flush=True)
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the local stack exited with {process.returncode}; see {log_path}")
+        state = read_state(state_dir)
+        if state is not None and state["pid"] == process.pid:
+            _print_state(state)
+            return state
+        time.sleep(0.5)
+        print(".", end="", flush=True)
+    process.terminate()
+    raise SystemExit(f"the local stack did not come up within {args.wait}s; see {log_path}")
+
+
+def down(args: argparse.Namespace) -> int:
+    state = read_state(Path(args.state_dir))
+    if state is None:
+        print("no local stack running")
+        return 0
+    pid = int(state["pid"])
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(60):
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            print(f"local stack stopped (pid {pid})")
+            return 0
+        time.sleep(0.5)
+    print(f"local stack (pid {pid}) did not stop within 30 s", file=sys.stderr)
+    return 1
+
+
+def _print_state(state: Mapping[str, Any]) -> None:
+    endpoints = state["endpoints"]
+    print(f"\nlocal stack running (pid {state['pid']})")
+    print(f"  local AWS (S3, DynamoDB, SNS, SQS, EventBridge): {endpoints['aws']}")
+    print(f"  local Transcribe:                                {endpoints.get('transcribe') or '-'}")
+    print(
+        f"  local SageMaker Runtime (model server):          {endpoints.get('sagemaker_runtime') or '- (no model)'}"
+    )
+    for name, value in (state.get("outputs") or {}).items():
+        print(f"  {name}: {value}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m churn_local.stack", description=__doc__)
+    parser.add_argument("--state-dir", default=str(STATE_DIR))
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("up", "serve"):
+        command = commands.add_parser(
+            name, help="start in the background" if name == "up" else "run in the foreground"
+        )
+        command.add_argument("--template", default="template.yaml")
+        command.add_argument(
+            "--param", action="append", default=[], metavar="NAME=VALUE", help="parameter override"
+        )
+        command.add_argument(
+            "--model", help="model directory or model.tar.gz (default: artifacts/model if present)"
+        )
+        command.add_argument("--no-transcribe", action="store_true", help="no local Transcribe")
+        command.add_argument("--wait", type=int, default=180, help=argparse.SUPPRESS)
+    commands.add_parser("down", help="stop the background stack")
+    commands.add_parser("status", help="show the background stack")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        return serve(args)
+    if args.command == "up":
+        up(args)
+        return 0
+    if args.command == "down":
+        return down(args)
+    state = read_state(Path(args.state_dir))
+    if state is None:
+        print("no local stack running")
+        return 1
+    _print_state(state)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

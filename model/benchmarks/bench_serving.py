@@ -1,0 +1,200 @@
+"""Serving benchmark: the local endpoint server over HTTP, against the same model in-process.
+
+Starts ``python -m churn_model.serving.server`` as a separate process (as a user would), then
+measures, with customer texts of 80-150 words:
+
+- single-record latency over HTTP, p50 / p99 (goal <= 12 ms / <= 30 ms);
+- the overhead over calling the loaded model in-process on the same records, interleaved in the
+  same run so both see the same machine load (goal <= 2 ms at p50);
+- throughput with batches of 32 records (goal >= 150 records/s);
+- the server's resident memory (VmRSS, and the peak VmHWM).
+
+    python model/benchmarks/bench_serving.py --model artifacts/model [--requests 200] [--batches 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+GOALS = {"p50_ms": 12.0, "p99_ms": 30.0, "overhead_ms": 2.0, "batch_records_per_s": 150.0}
+
+
+def customer_texts(count: int, seed: int) -> list[str]:
+    """Texts of 80-150 words in the generator's call language (customer side only)."""
+    from churn_model.data import generate_rows
+
+    rng = random.Random(seed)
+    words: list[str] = []
+    for row in generate_rows(max(count * 2, 50), seed=seed):
+        words.extend(str(row.get("text") or "").split())
+    if len(words) < 150:
+        raise SystemExit("the generator gave too little text")
+    texts = []
+    for _ in range(count):
+        length = rng.randint(80, 150)
+        start = rng.randrange(len(words) - length)
+        texts.append(" ".join(words[start : start + length]))
+    return texts
+
+
+def records(texts: list[str], seed: int) -> list[dict[str, Any]]:
+    from churn_model.data import generate_rows
+
+    profiles = generate_rows(len(texts), seed=seed + 1)
+    return [{**profile, "text": text} for profile, text in zip(profiles, texts, strict=True)]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0])
+    return fields
+
+
+def start_server(model: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "churn_model.serving.server", "--model", model, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # one log line per request would only cost the benchmark time
+        text=True,
+    )
+    assert process.stdout is not None
+    banner = process.stdout.readline()
+    if not banner.startswith("serving on "):
+        process.kill()
+        raise SystemExit(f"the server did not start: {banner!r}")
+    url = banner.split()[2]
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=5) as response:
+                if response.status == 200:
+                    return process, url
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        if process.poll() is not None:
+            raise SystemExit("the server exited while loading the model")
+        time.sleep(0.5)
+    process.kill()
+    raise SystemExit("the model did not load within 600 s")
+
+
+class Client:
+    """One keep-alive connection, as an SDK client keeps one."""
+
+    def __init__(self, url: str) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self.connection = http.client.HTTPConnection(host, int(port), timeout=120)
+
+    def post(self, body: bytes) -> bytes:
+        self.connection.request("POST", "/invocations", body=body, headers={"Content-Type": "application/json"})
+        response = self.connection.getresponse()
+        payload = response.read()
+        if response.status != 200:
+            raise SystemExit(f"the server answered {response.status}: {payload[:200]!r}")
+        return payload
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="artifacts/model", help="model directory or model.tar.gz")
+    parser.add_argument("--requests", type=int, default=200, help="single-record requests (default 200)")
+    parser.add_argument("--batches", type=int, default=20, help="batches of --batch-size (default 20)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    texts = customer_texts(args.requests + args.warmup, args.seed)
+    singles = records(texts, args.seed)
+    words = [len(t.split()) for t in texts]
+    print(f"texts: {len(texts)}, {min(words)}-{max(words)} words (mean {statistics.mean(words):.0f})")
+
+    from churn_model.serving.handlers import model_fn
+    from churn_model.serving.server import unpack_model
+
+    started = time.perf_counter()
+    process, url = start_server(args.model)
+    print(f"server ready in {time.perf_counter() - started:.1f} s at {url} (pid {process.pid})")
+    try:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as scratch:
+            model = model_fn(str(unpack_model(args.model, Path(scratch))))
+            client = Client(url)
+            for record in singles[: args.warmup]:
+                client.post(json.dumps(record).encode())
+                model.predict_proba([record])
+
+            over_http, in_process = [], []
+            for record in singles[args.warmup :]:
+                body = json.dumps(record).encode()
+                t0 = time.perf_counter()
+                model.predict_proba([record])
+                t1 = time.perf_counter()
+                client.post(body)
+                t2 = time.perf_counter()
+                in_process.append((t1 - t0) * 1000)
+                over_http.append((t2 - t1) * 1000)
+
+            batch_texts = customer_texts(args.batches * args.batch_size, args.seed + 2)
+            batch_records = records(batch_texts, args.seed + 2)
+            batches = [
+                json.dumps({"instances": batch_records[i : i + args.batch_size]}).encode()
+                for i in range(0, len(batch_records), args.batch_size)
+            ]
+            client.post(batches[0])  # warm the batch shapes
+            t0 = time.perf_counter()
+            for body in batches:
+                client.post(body)
+            batch_seconds = time.perf_counter() - t0
+            memory = memory_kb(process.pid)
+    finally:
+        process.terminate()
+        process.wait(30)
+
+    figures = {
+        "p50_ms": percentile(over_http, 50),
+        "p99_ms": percentile(over_http, 99),
+        "in_process_p50_ms": percentile(in_process, 50),
+        "overhead_ms": percentile(over_http, 50) - percentile(in_process, 50),
+        "batch_records_per_s": len(batch_records) / batch_seconds,
+        "server_rss_mb": memory.get("VmRSS", 0) / 1024,
+        "server_peak_rss_mb": memory.get("VmHWM", 0) / 1024,
+    }
+    print(f"\n{'figure':<28}{'measured':>12}{'goal':>12}")
+    for name, value in figures.items():
+        goal = GOALS.get(name)
+        if goal is None:
+            verdict = ""
+        elif name == "batch_records_per_s":
+            verdict = f">= {goal:g} {'ok' if value >= goal else 'MISSED'}"
+        else:
+            verdict = f"<= {goal:g} {'ok' if value <= goal else 'MISSED'}"
+        print(f"{name:<28}{value:>12.1f}   {verdict}")
+    print(f"(single: {len(over_http)} requests; batches: {len(batches)} x {args.batch_size}; load {os.getloadavg()})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

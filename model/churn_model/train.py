@@ -1,0 +1,392 @@
+"""Train the churn model: a SageMaker training script and a local command, one entry point.
+
+Locally::
+
+    python -m churn_model.train --train data/train.jsonl --test data/test.jsonl --model-dir artifacts/model
+
+Under SageMaker the paths come from SM_MODEL_DIR, SM_CHANNEL_TRAIN,
+SM_CHANNEL_TEST and SM_OUTPUT_DATA_DIR, and the serving code is written into
+the model directory so the job's model.tar.gz serves as is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline
+
+from churn_contracts.endpoint import FeatureSpec
+
+from . import dataio, evaluate
+from .artifact import METRICS_FILE, save_model
+from .pipeline import CLASSIFIERS, build_pipeline, encoders, to_matrix
+
+logger = logging.getLogger("churn_model.train")
+
+# The seed's defaults, kept for compatibility with its hyperparameters.
+SEED_NUMERICAL = "CustServ Calls,Account Length"
+SEED_CATEGORICAL = "plan,limit"
+SEED_TEXTUAL = "text"
+SEED_LABEL = "y"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides the fitted model, written to model.json."""
+
+    spec: FeatureSpec = field(default_factory=FeatureSpec)
+    label_name: str = SEED_LABEL
+    positive_label: str | None = None
+    classifier: str = "rf"
+    n_estimators: int = 100
+    class_weight: str | None = None
+    seed: int = 0
+    classifier_params: dict[str, Any] = field(default_factory=dict)
+    # How, not what: these do not change the model (cache and device aside from float noise).
+    batch_size: int = 64
+    embedding_cache: str | None = None
+    device: str | None = None
+    quantize: bool | None = None
+    progress: bool = True
+
+    def hyperparameters(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["spec"] = self.spec.to_dict()
+        return data
+
+
+@dataclass
+class TrainResult:
+    pipeline: Pipeline
+    metrics: dict[str, Any]
+    model_dir: Path | None
+    seconds: dict[str, float]
+
+
+def fit_pipeline(
+    records: Sequence[Mapping[str, Any]], labels: np.ndarray, config: TrainConfig
+) -> tuple[Pipeline, np.ndarray, float]:
+    """Fit the pipeline; returns it, the training-set scores and the encoding seconds.
+
+    Features are computed once and reused for the training-set scores, so the
+    texts are never encoded twice.
+    """
+    if len(records) == 0:
+        raise dataio.DataError("the training set is empty")
+    if len(np.unique(labels)) < 2:
+        raise dataio.DataError(f"the training labels are all {int(labels[0])}: both classes are needed")
+    pipeline = build_pipeline(
+        config.spec,
+        classifier=config.classifier,
+        n_estimators=config.n_estimators,
+        class_weight=config.class_weight,
+        seed=config.seed,
+        batch_size=config.batch_size,
+        device=config.device,
+        quantize=config.quantize,
+        cache_dir=config.embedding_cache,
+        show_progress_bar=config.progress,
+        **config.classifier_params,
+    )
+    features, classifier = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
+    started = time.perf_counter()
+    matrix = features.fit_transform(to_matrix(records, config.spec), labels)
+    encoded = time.perf_counter() - started
+    _fit_classifier(classifier, matrix, labels, progress=config.progress)
+    positive = list(classifier.classes_).index(1)
+    return pipeline, classifier.predict_proba(matrix)[:, positive], encoded
+
+
+def _fit_classifier(classifier: BaseEstimator, matrix: np.ndarray, labels: np.ndarray, *, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    if isinstance(classifier, RandomForestClassifier):
+        # Grow the forest in slices for a progress bar; with a fixed random_state
+        # warm-starting grows exactly the trees a single fit would.
+        total = classifier.n_estimators
+        with tqdm(total=total, desc="trees", unit="tree", disable=not progress) as bar:
+            classifier.set_params(warm_start=True)
+            for size in range(min(10, total), total + 10, 10):
+                classifier.set_params(n_estimators=min(size, total))
+                classifier.fit(matrix, labels)
+                bar.update(len(classifier.estimators_) - bar.n)
+                if len(classifier.estimators_) >= total:
+                    break
+            classifier.set_params(warm_start=False)
+        return
+    with tqdm(total=1, desc=f"fitting {type(classifier).__name__}", disable=not progress) as bar:
+        classifier.fit(matrix, labels)
+        bar.update(1)
+
+
+def score(pipeline: Pipeline, records: Sequence[Mapping[str, Any]], spec: FeatureSpec) -> np.ndarray:
+    classifier = pipeline.named_steps["classifier"]
+    positive = list(classifier.classes_).index(1)
+    return pipeline.predict_proba(to_matrix(records, spec))[:, positive]
+
+
+def feature_set_name(spec: FeatureSpec) -> str:
+    has_profile = bool(spec.numerical or spec.categorical)
+    return "both" if has_profile and spec.text else ("text" if spec.text else "profile")
+
+
+def train_model(
+    train_path: str | Path,
+    model_dir: str | Path | None,
+    *,
+    test_path: str | Path | None = None,
+    config: TrainConfig | None = None,
+    model_version: str | None = None,
+    output_dir: str | Path | None = None,
+    plots: bool = True,
+) -> TrainResult:
+    """Read, fit, evaluate and (when ``model_dir`` is given) save the artifact."""
+    config = config or TrainConfig()
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    train_records, y_train = dataio.load(
+        train_path, config.spec, label_name=config.label_name, positive_label=config.positive_label
+    )
+    test_records, y_test = (None, None)
+    if test_path is not None:
+        test_records, y_test = dataio.load(
+            test_path, config.spec, label_name=config.label_name, positive_label=config.positive_label,
+            name="test",
+        )
+    seconds["read"] = time.perf_counter() - started
+    logger.info("training on %d records (%d churners)", len(y_train), int(y_train.sum()))
+
+    mark = time.perf_counter()
+    pipeline, p_train, seconds["encode_train"] = fit_pipeline(train_records, y_train, config)
+    seconds["fit"] = time.perf_counter() - mark
+    p_test = None
+    if test_records is not None:
+        mark = time.perf_counter()
+        p_test = score(pipeline, test_records, config.spec)
+        seconds["score_test"] = time.perf_counter() - mark
+
+    oracle = evaluate.read_oracle(Path(test_path or train_path))
+    metrics = evaluate.evaluate(
+        y_train, p_train, y_test, p_test, oracle=oracle, feature_set=feature_set_name(config.spec)
+    )
+    created = dt.datetime.now(dt.UTC)
+    metrics["seconds"] = seconds
+    print(evaluate.summary(metrics), flush=True)
+
+    if model_dir is not None:
+        model_dir = Path(model_dir)
+        metadata = build_metadata(config, pipeline, metrics, created, model_version)
+        save_model(
+            pipeline,
+            model_dir,
+            spec=config.spec,
+            metadata=metadata,
+            label={"name": config.label_name, "positive": config.positive_label},
+        )
+        targets = [model_dir] + ([Path(output_dir)] if output_dir else [])
+        for target in targets:
+            target.mkdir(parents=True, exist_ok=True)
+            evaluate.write_metrics(target / METRICS_FILE, metrics)
+            if plots:
+                y_plot, p_plot = (y_test, p_test) if p_test is not None else (y_train, p_train)
+                evaluate.write_plots(y_plot, p_plot, target, title="test" if p_test is not None else "train")
+        seconds["total"] = time.perf_counter() - started
+        logger.info("model %s written to %s", metadata["model_version"], model_dir)
+    seconds.setdefault("total", time.perf_counter() - started)
+    return TrainResult(pipeline, metrics, model_dir, seconds)
+
+
+def build_metadata(
+    config: TrainConfig,
+    pipeline: Pipeline,
+    metrics: Mapping[str, Any],
+    created: dt.datetime,
+    model_version: str | None,
+) -> dict[str, Any]:
+    import joblib
+    import sklearn
+    import torch
+
+    try:
+        import sentence_transformers
+
+        st_version = sentence_transformers.__version__
+    except ImportError:  # a tabular-only model does not need it
+        st_version = None
+    encoder = next(encoders(pipeline), None)
+    version = model_version or f"churn-{config.classifier}-{created:%Y%m%d-%H%M%S}"
+    return {
+        "model_version": version,
+        "created_at": created.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "versions": {
+            "scikit-learn": sklearn.__version__,
+            "sentence-transformers": st_version,
+            "torch": torch.__version__.split("+")[0],
+            "numpy": np.__version__,
+            "joblib": joblib.__version__,
+            "python": sys.version.split()[0],
+        },
+        "classifier": config.classifier,
+        "hyperparameters": config.hyperparameters(),
+        "label": {"name": config.label_name, "positive": config.positive_label},
+        "encoder": None
+        if encoder is None
+        else {"path": "encoder", "model": "all-MiniLM-L6-v2", "trained_with": encoder.identity},
+        "thresholds": {
+            "medium": metrics["thresholds"]["medium"],
+            "high": metrics["thresholds"]["high"],
+            "rule": metrics["thresholds"]["rule"],
+        },
+        "test_roc_auc": metrics.get("test", {}).get("roc_auc"),
+    }
+
+
+# --- command line -------------------------------------------------------------
+
+
+def _optional_bool(value: str) -> bool | None:
+    lowered = value.strip().lower()
+    if lowered in ("auto", ""):
+        return None
+    if lowered in ("1", "true", "yes", "on", "int8"):
+        return True
+    if lowered in ("0", "false", "no", "off", "fp32"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected auto, true or false, got {value!r}")
+
+
+def _class_weight(value: str) -> str | None:
+    lowered = value.strip().lower()
+    if lowered in ("", "none"):
+        return None
+    if lowered in ("balanced", "balanced_subsample"):
+        return lowered
+    raise argparse.ArgumentTypeError(f"class weight must be none, balanced or balanced_subsample, got {value!r}")
+
+
+def parser() -> argparse.ArgumentParser:
+    env = os.environ
+    p = argparse.ArgumentParser(
+        prog="python -m churn_model.train",
+        description="Train the churn model (SageMaker training script or local command).",
+    )
+    paths = p.add_argument_group("data and output (SageMaker sets them through SM_* variables)")
+    paths.add_argument("--train", default=env.get("SM_CHANNEL_TRAIN"), help="JSON Lines/CSV file or directory")
+    paths.add_argument("--test", default=env.get("SM_CHANNEL_TEST"), help="JSON Lines/CSV file or directory")
+    paths.add_argument("--model-dir", default=env.get("SM_MODEL_DIR"), help="where the artifact is written")
+    paths.add_argument("--output-data-dir", default=env.get("SM_OUTPUT_DATA_DIR"), help="extra copy of metrics")
+
+    features = p.add_argument_group("features (the seed's names)")
+    features.add_argument("--numerical-feature-names", default=SEED_NUMERICAL)
+    features.add_argument("--categorical-feature-names", default=SEED_CATEGORICAL)
+    features.add_argument("--textual-feature-names", default=SEED_TEXTUAL, help="empty: tabular only")
+    features.add_argument("--label-name", default=SEED_LABEL)
+    features.add_argument(
+        "--positive-label", default=None, help="the label value meaning churn (e.g. 'True.'); default 1/true/yes"
+    )
+
+    model = p.add_argument_group("model")
+    model.add_argument("--classifier", choices=CLASSIFIERS, default="rf")
+    model.add_argument("--n-estimators", type=int, default=100, help="trees (rf) or boosting iterations (hgb)")
+    model.add_argument("--class-weight", type=_class_weight, default=None, help="none, balanced, balanced_subsample")
+    model.add_argument("--seed", type=int, default=0)
+    model.add_argument("--max-depth", type=int, default=None)
+    model.add_argument("--min-samples-leaf", type=int, default=1)
+    model.add_argument("--learning-rate", type=float, default=0.1, help="hgb only")
+    model.add_argument("--c", type=float, default=1.0, help="inverse regularisation, logreg only")
+
+    run = p.add_argument_group("encoding")
+    run.add_argument("--batch-size", type=int, default=64)
+    run.add_argument("--embedding-cache", default=None, help="directory for cached text embeddings")
+    run.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when present)")
+    run.add_argument("--quantize", type=_optional_bool, default=None, help="int8 encoder: auto (CPU), true, false")
+    run.add_argument("--model-version", default=None)
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--no-plots", action="store_true")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    spec = FeatureSpec(
+        dataio.split_names(args.numerical_feature_names),
+        dataio.split_names(args.categorical_feature_names),
+        dataio.split_names(args.textual_feature_names),
+    )
+    params: dict[str, Any] = {}
+    if args.classifier in ("rf", "hgb"):
+        params.update(max_depth=args.max_depth, min_samples_leaf=args.min_samples_leaf)
+    if args.classifier == "hgb":
+        params["learning_rate"] = args.learning_rate
+    if args.classifier == "logreg":
+        params["c"] = args.c
+    return TrainConfig(
+        spec=spec,
+        label_name=args.label_name,
+        positive_label=args.positive_label,
+        classifier=args.classifier,
+        n_estimators=args.n_estimators,
+        class_weight=args.class_weight,
+        seed=args.seed,
+        classifier_params=params,
+        batch_size=args.batch_size,
+        embedding_cache=args.embedding_cache,
+        device=args.device,
+        quantize=args.quantize,
+        progress=not args.no_progress,
+    )
+
+
+def write_serving_code(model_dir: Path) -> None:
+    """Under SageMaker, put the inference code beside the model so model.tar.gz serves as is."""
+    try:
+        from churn_model.serving.package import write_code_dir
+    except ImportError as exc:
+        raise SystemExit(
+            f"cannot write the serving code into {model_dir}: churn_model.serving.package.write_code_dir "
+            f"is not importable ({exc})"
+        ) from exc
+    write_code_dir(model_dir)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    if not args.train:
+        parser().error("--train is required (or SM_CHANNEL_TRAIN)")
+    if not args.model_dir:
+        parser().error("--model-dir is required (or SM_MODEL_DIR)")
+    config = config_from_args(args)
+    try:
+        result = train_model(
+            args.train,
+            args.model_dir,
+            test_path=args.test,
+            config=config,
+            model_version=args.model_version,
+            output_dir=args.output_data_dir,
+            plots=not args.no_plots,
+        )
+    except (dataio.DataError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if os.environ.get("SM_MODEL_DIR"):
+        write_serving_code(Path(args.model_dir))
+    total = result.seconds.get("total", 0.0)
+    print(f"trained in {total:.1f} s; model written to {args.model_dir}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

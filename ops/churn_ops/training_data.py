@@ -1,0 +1,135 @@
+"""Checks on the training data and hyperparameters before anything is uploaded (stdlib only).
+
+A training job that fails after twenty minutes on a GPU because a column is misspelt is the
+costly way to find out; these checks read the first record of each file instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+DATA_SUFFIXES = (".jsonl", ".ndjson", ".csv")
+# Written beside the generated data; train.py reports the oracle AUC when the channel has it.
+SIDECARS = ("oracle.json",)
+# train.py's flags (without --) that a job may set; anything else would make argparse exit 2.
+KNOWN_FLAGS = frozenset(
+    {
+        "numerical-feature-names",
+        "categorical-feature-names",
+        "textual-feature-names",
+        "label-name",
+        "positive-label",
+        "classifier",
+        "n-estimators",
+        "class-weight",
+        "seed",
+        "max-depth",
+        "min-samples-leaf",
+        "learning-rate",
+        "c",
+        "batch-size",
+        "device",
+        "quantize",
+        "model-version",
+    }
+)
+CLASSIFIERS = frozenset({"rf", "hgb", "logreg"})
+SCANNED_RECORDS = 1000
+
+
+class DataCheckError(ValueError):
+    """The data or the hyperparameters would make the training job fail."""
+
+
+def _names(value: str | None) -> list[str]:
+    return [name.strip() for name in (value or "").split(",") if name.strip()]
+
+
+def check_hyperparameters(hyperparameters: Mapping[str, str]) -> None:
+    unknown = sorted(set(hyperparameters) - KNOWN_FLAGS)
+    if unknown:
+        raise DataCheckError(f"unknown hyperparameters (not train.py flags): {', '.join(unknown)}")
+    classifier = hyperparameters.get("classifier", "rf")
+    if classifier not in CLASSIFIERS:
+        raise DataCheckError(f"classifier must be one of {sorted(CLASSIFIERS)}, got {classifier!r}")
+    for flag in ("n-estimators", "seed", "batch-size"):
+        if flag in hyperparameters:
+            try:
+                value = int(hyperparameters[flag])
+            except ValueError:
+                raise DataCheckError(f"{flag} must be an integer, got {hyperparameters[flag]!r}") from None
+            if flag != "seed" and value < 1:
+                raise DataCheckError(f"{flag} must be at least 1, got {value}")
+    if not any(
+        _names(hyperparameters.get(flag))
+        for flag in ("numerical-feature-names", "categorical-feature-names", "textual-feature-names")
+    ):
+        raise DataCheckError("no feature names: set at least one of the three feature-name flags")
+
+
+def data_files(path: Path) -> list[Path]:
+    """The files a channel uploads: the data files and any known sidecar."""
+    path = Path(path)
+    if path.is_file():
+        if path.suffix.lower() not in DATA_SUFFIXES:
+            raise DataCheckError(f"{path}: expected a {'/'.join(DATA_SUFFIXES)} file")
+        folder, data = path.parent, [path]
+    elif path.is_dir():
+        folder = path
+        data = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
+        if not data:
+            raise DataCheckError(f"{path}: no {'/'.join(DATA_SUFFIXES)} files in the folder")
+    else:
+        raise DataCheckError(f"{path}: no such file or folder")
+    sidecars = [folder / name for name in SIDECARS if (folder / name).is_file()]
+    return data + sidecars
+
+
+def columns(file: Path, records: int = SCANNED_RECORDS) -> set[str]:
+    """Column names of a file: the CSV header, or the keys of its first JSON Lines records.
+
+    train.py takes the union of the keys over every record; a file too large to read here is
+    scanned over its first ``records`` only, which is where a misspelt column shows anyway.
+    """
+    with file.open(encoding="utf-8", newline="") as handle:
+        if file.suffix.lower() == ".csv":
+            header = next(csv.reader(handle), None)
+            if not header:
+                raise DataCheckError(f"{file}: empty CSV (no header)")
+            return {name.strip() for name in header}
+        found: set[str] = set()
+        seen = 0
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise DataCheckError(f"{file}:{number}: not valid JSON ({exc})") from None
+            if not isinstance(record, dict):
+                raise DataCheckError(f"{file}:{number}: a record must be a JSON object")
+            found.update(record)
+            seen += 1
+            if seen >= records:
+                break
+    if not seen:
+        raise DataCheckError(f"{file}: no records")
+    return found
+
+
+def check(path: Path, hyperparameters: Mapping[str, str], *, channel: str) -> list[Path]:
+    """Check a channel's data against the feature and label names; returns the files to upload."""
+    files = data_files(path)
+    wanted = {hyperparameters.get("label-name", "y")}
+    for flag in ("numerical-feature-names", "categorical-feature-names", "textual-feature-names"):
+        wanted.update(_names(hyperparameters.get(flag)))
+    for file in files:
+        if file.name in SIDECARS:
+            continue
+        missing = sorted(wanted - columns(file))
+        if missing:
+            raise DataCheckError(f"{channel} data {file}: missing columns {', '.join(missing)}")
+    return files

@@ -1,0 +1,365 @@
+"""template.yaml, translated by aws-sam-translator and created in moto's CloudFormation (smoke check).
+
+Both endpoint modes are created: a new endpoint from ModelDataUrl, and an existing endpoint by name.
+Properties are asserted on what moto created where moto applies them, and on the translated
+template where it does not (listed in MOTO_IGNORES). The resource types moto's CloudFormation skips
+entirely are printed and pinned in MOTO_SKIPS, so a new one is noticed.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import io
+import json
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.cloudformation.parsing import resource_class_from_type
+from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+STACK = "churn-alerts"
+ARTIFACTS = "sam-artifacts-test"
+MODEL_DATA_URL = "s3://churn-models-test/churn-training/output/job-1/output/model.tar.gz"
+# Resource types moto's CloudFormation does not create at all (it warns and moves on).
+MOTO_SKIPS = frozenset(
+    {
+        "AWS::S3::BucketPolicy",
+        "AWS::SNS::Subscription",
+        "AWS::SNS::TopicPolicy",
+        "AWS::SQS::QueuePolicy",
+        "AWS::CloudWatch::Alarm",
+        "AWS::Lambda::EventInvokeConfig",
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+    }
+)
+# Properties moto creates the resource without (asserted on the translated template instead).
+MOTO_IGNORES = {
+    "AWS::S3::Bucket": ("PublicAccessBlockConfiguration", "VersioningConfiguration"),
+    # moto reads SSESpecification.Enabled (the API's name), not CloudFormation's SSEEnabled.
+    "AWS::DynamoDB::Table": (
+        "SSESpecification",
+        "PointInTimeRecoverySpecification",
+        "TimeToLiveSpecification",
+    ),
+    # moto's Lambda reads Code, Handler, Role, Runtime, Description, MemorySize, Timeout, Environment.
+    "AWS::Lambda::Function": ("Architectures", "TracingConfig", "Layers", "LoggingConfig"),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def offline_aws() -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+        }.items():
+            patch.setenv(name, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        yield
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("placeholder.py", "")
+    return buffer.getvalue()
+
+
+def sam_template() -> dict[str, Any]:
+    """template.yaml with every local CodeUri/ContentUri pointed at S3, as `sam package` does."""
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    for logical_id, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function" and isinstance(properties.get("CodeUri"), str):
+            properties["CodeUri"] = {"Bucket": ARTIFACTS, "Key": f"{logical_id}.zip"}
+        if resource["Type"] == "AWS::Serverless::LayerVersion" and isinstance(
+            properties.get("ContentUri"), str
+        ):
+            properties["ContentUri"] = {"Bucket": ARTIFACTS, "Key": f"{logical_id}.zip"}
+    return template
+
+
+def parameters(create_endpoint: bool) -> dict[str, str]:
+    values = {
+        "ModelDataUrl": MODEL_DATA_URL if create_endpoint else "",
+        "AlertEmail": "retention@example.com",
+    }
+    declared = sam_template().get("Parameters", {})
+    return {name: value for name, value in values.items() if name in declared}
+
+
+def translate(create_endpoint: bool) -> dict[str, Any]:
+    iam = boto3.client("iam", region_name=REGION)
+    return transform(copy.deepcopy(sam_template()), parameters(create_endpoint), ManagedPolicyLoader(iam))
+
+
+def create(create_endpoint: bool) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[str]]:
+    """Create the stack in moto; returns the translated template, resources by logical id, warnings."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=ARTIFACTS)
+    translated = translate(create_endpoint)
+    for resource in translated["Resources"].values():
+        properties = resource.get("Properties", {})
+        code = properties.get("Code") or properties.get("Content")
+        if isinstance(code, dict) and "S3Key" in code:
+            s3.put_object(Bucket=code["S3Bucket"], Key=code["S3Key"], Body=_zip())
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cloudformation.create_stack(
+            StackName=STACK,
+            TemplateBody=json.dumps(translated),
+            Parameters=[
+                {"ParameterKey": k, "ParameterValue": v} for k, v in parameters(create_endpoint).items()
+            ],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+    stack = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    summaries = cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
+    created = {r["LogicalResourceId"]: r for r in summaries}
+    return translated, created, [str(w.message) for w in caught]
+
+
+def of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
+
+
+# One stack per mode, shared by the module's tests (creating it takes a few seconds).
+@pytest.fixture(scope="module", params=[True, False], ids=["create-endpoint", "existing-endpoint"])
+def stack(request: pytest.FixtureRequest, offline_aws: Any) -> Any:
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        yield (request.param, *create(request.param))
+
+
+def test_every_resource_is_created_or_a_known_moto_skip(stack: Any) -> None:
+    create_endpoint, translated, created, caught = stack
+    kinds = {r["Type"] for r in translated["Resources"].values()}
+    skipped = {kind for kind in kinds if resource_class_from_type(kind) is None}
+    print(f"\nmoto's CloudFormation skips: {', '.join(sorted(skipped))}")
+    warned = {m.split("Tried to parse ")[1].split(" but")[0] for m in caught if "Tried to parse " in m}
+    # Conditional resources are not even parsed when their condition is false.
+    assert warned == skipped if create_endpoint else warned <= skipped
+    assert skipped <= MOTO_SKIPS, f"new resource types moto skips: {sorted(skipped - MOTO_SKIPS)}"
+    conditions = translated.get("Conditions", {})
+    for logical_id, resource in translated["Resources"].items():
+        if resource["Type"] in skipped:
+            continue
+        if "Condition" in resource and resource["Condition"] in conditions:
+            continue  # checked per mode below
+        assert logical_id in created, f"{logical_id} ({resource['Type']}) was not created"
+    endpoint_kinds = ("AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint")
+    endpoints = [k for k, r in created.items() if r["ResourceType"] in endpoint_kinds]
+    if create_endpoint:
+        assert {created[k]["ResourceType"] for k in endpoints} == set(endpoint_kinds)
+    else:
+        assert endpoints == []
+
+
+def test_buckets_are_encrypted_and_private(stack: Any) -> None:
+    _, translated, created, _ = stack
+    s3 = boto3.client("s3", region_name=REGION)
+    buckets = of_type(translated, "AWS::S3::Bucket")
+    assert buckets
+    for logical_id, resource in buckets.items():
+        name = created[logical_id]["PhysicalResourceId"]
+        rules = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"]
+        assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] in (
+            "AES256",
+            "aws:kms",
+            "aws:kms:dsse",
+        )
+        block = resource["Properties"]["PublicAccessBlockConfiguration"]  # MOTO_IGNORES
+        assert block == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+    policies = of_type(translated, "AWS::S3::BucketPolicy")
+    denied = [
+        s
+        for p in policies.values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny"
+        and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+    ]
+    assert denied, "no bucket policy denies plain HTTP"
+
+
+def test_tables_are_encrypted_recoverable_and_retained(stack: Any) -> None:
+    _, translated, created, _ = stack
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    tables = of_type(translated, "AWS::DynamoDB::Table")
+    assert {"CallsTable", "ProfilesTable"} <= set(tables)
+    for logical_id, resource in tables.items():
+        assert resource.get("DeletionPolicy") == "Retain", logical_id
+        properties = resource["Properties"]  # MOTO_IGNORES: SSE, PITR and TTL are asserted here
+        assert properties["SSESpecification"]["SSEEnabled"] is True, logical_id
+        assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, (
+            logical_id
+        )
+        table = dynamodb.describe_table(TableName=created[logical_id]["PhysicalResourceId"])["Table"]
+        assert table["TableStatus"] == "ACTIVE"
+        assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    calls = dynamodb.describe_table(TableName=created["CallsTable"]["PhysicalResourceId"])["Table"]
+    assert calls["KeySchema"] == [{"AttributeName": "job_name", "KeyType": "HASH"}]
+    assert tables["CallsTable"]["Properties"]["TimeToLiveSpecification"]["Enabled"] is True
+
+
+def test_topics_are_encrypted_with_their_keys(stack: Any) -> None:
+    _, translated, created, _ = stack
+    sns = boto3.client("sns", region_name=REGION)
+    # moto stores a CloudFormation key's policy as a dict and then fails to parse it on
+    # DescribeKey, so the key is found with ListKeys and its settings read from the template.
+    key_ids = {k["KeyId"] for k in boto3.client("kms", region_name=REGION).list_keys()["Keys"]}
+    keys = of_type(translated, "AWS::KMS::Key")
+    topics = of_type(translated, "AWS::SNS::Topic")
+    assert topics
+    for logical_id, resource in topics.items():
+        attributes = sns.get_topic_attributes(TopicArn=created[logical_id]["PhysicalResourceId"])[
+            "Attributes"
+        ]
+        assert attributes.get("KmsMasterKeyId") in key_ids, f"{logical_id} is not encrypted with a stack key"
+        key_logical_id = resource["Properties"]["KmsMasterKeyId"]["Ref"]
+        assert keys[key_logical_id]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_functions_runtime_architecture_and_environment(stack: Any) -> None:
+    create_endpoint, translated, created, _ = stack
+    lambda_client = boto3.client("lambda", region_name=REGION)
+    functions = of_type(translated, "AWS::Lambda::Function")
+    assert {"StartTranscriptionFunction", "ScoreCallFunction"} <= set(functions)
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in boto3.client("cloudformation", region_name=REGION).describe_stacks(StackName=STACK)[
+            "Stacks"
+        ][0]["Outputs"]
+    }
+    for logical_id, resource in functions.items():
+        config = lambda_client.get_function_configuration(
+            FunctionName=created[logical_id]["PhysicalResourceId"]
+        )
+        assert config["Runtime"] == "python3.13"
+        assert resource["Properties"]["Architectures"] == ["arm64"]  # MOTO_IGNORES
+        assert resource["Properties"]["TracingConfig"] == {"Mode": "Active"}  # MOTO_IGNORES
+        assert config["Handler"].endswith(".handler.lambda_handler")
+        assert config["Timeout"] >= 60
+        layers = resource["Properties"]["Layers"]  # MOTO_IGNORES
+        assert [layer["Ref"] for layer in layers] == list(of_type(translated, "AWS::Lambda::LayerVersion"))
+        env = config["Environment"]["Variables"]
+        assert env["CALLS_TABLE"] == outputs["CallsTableName"]
+        assert env["RECORDINGS_BUCKET"] == outputs["RecordingsBucketName"]
+    score = lambda_client.get_function_configuration(
+        FunctionName=created["ScoreCallFunction"]["PhysicalResourceId"]
+    )["Environment"]["Variables"]
+    assert score["PROFILES_TABLE"] == outputs["ProfilesTableName"]
+    assert score["ALERT_TOPIC_ARN"] == outputs["AlertTopicArn"]
+    assert score["ENDPOINT_NAME"] == outputs["ScoringEndpointName"]
+    if create_endpoint:  # the endpoint the stack created (moto names it itself, ignoring EndpointName)
+        assert score["ENDPOINT_NAME"] == created["ScoringEndpoint"]["PhysicalResourceId"].rsplit("/", 1)[-1]
+    else:  # the EndpointName parameter's default
+        assert score["ENDPOINT_NAME"] == translated["Parameters"]["EndpointName"]["Default"]
+
+
+def test_failures_land_in_queues(stack: Any) -> None:
+    _, translated, created, _ = stack
+    sqs = boto3.client("sqs", region_name=REGION)
+    queues = of_type(translated, "AWS::SQS::Queue")
+    assert len(queues) >= 2
+    for logical_id in queues:
+        url = created[logical_id]["PhysicalResourceId"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert attributes["SqsManagedSseEnabled"] == "true" or "KmsMasterKeyId" in attributes, logical_id
+    # Every asynchronous function sends its failures somewhere (EventInvokeConfig: MOTO_SKIPS).
+    configs = of_type(translated, "AWS::Lambda::EventInvokeConfig")
+    on_failure = {
+        c["Properties"]["FunctionName"]["Ref"]: c["Properties"]["DestinationConfig"]["OnFailure"][
+            "Destination"
+        ]
+        for c in configs.values()
+    }
+    assert set(on_failure) == set(of_type(translated, "AWS::Lambda::Function"))
+    assert all(d["Fn::GetAtt"][0] in queues for d in on_failure.values())
+
+
+def test_rules_target_the_functions_with_dead_letter_queues(stack: Any) -> None:
+    _, translated, created, _ = stack
+    events = boto3.client("events", region_name=REGION)
+    functions = of_type(translated, "AWS::Lambda::Function")
+    queues = of_type(translated, "AWS::SQS::Queue")
+    rules = of_type(translated, "AWS::Events::Rule")
+    assert rules
+    sources = set()
+    for logical_id, resource in rules.items():
+        name = created[logical_id]["PhysicalResourceId"]
+        rule = events.describe_rule(Name=name)
+        sources.update(json.loads(rule["EventPattern"])["source"])
+        targets = events.list_targets_by_rule(Rule=name)["Targets"]
+        assert targets
+        for target in resource["Properties"]["Targets"]:
+            assert target["Arn"]["Fn::GetAtt"][0] in functions
+            assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] in queues
+    assert {"aws.s3", "aws.transcribe"} <= sources
+
+
+def test_endpoint_mode_decides_what_the_score_function_may_invoke(stack: Any) -> None:
+    create_endpoint, translated, created, _ = stack
+    iam = boto3.client("iam", region_name=REGION)
+    role = created["ScoreCallRole"]["PhysicalResourceId"]
+    statements = _inline_statements(iam, role)
+    invoke = [s for s in statements if "sagemaker:InvokeEndpoint" in s["Action"]]
+    assert len(invoke) == 1
+    resources = invoke[0]["Resource"]
+    assert isinstance(resources, str), "InvokeEndpoint on exactly one endpoint"
+    if not create_endpoint:
+        assert resources == f"arn:aws:sagemaker:{REGION}:123456789012:endpoint/churn-risk"
+        return
+    assert resources == created["ScoringEndpoint"]["PhysicalResourceId"]
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    model_name = created["ScoringModel"]["PhysicalResourceId"].rsplit("/", 1)[-1]  # moto gives the ARN
+    container = sagemaker.describe_model(ModelName=model_name)["PrimaryContainer"]
+    assert container["ModelDataUrl"] == MODEL_DATA_URL
+    assert container["Image"] == (
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker"
+    )
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    endpoint_configs = of_type(translated, "AWS::SageMaker::EndpointConfig")
+    variant = next(iter(endpoint_configs.values()))["Properties"]["ProductionVariants"][0]
+    assert variant["InstanceType"] == {"Ref": "EndpointInstanceType"}
+    assert translated["Parameters"]["EndpointInstanceType"]["Default"] == "ml.g4dn.xlarge"
+    # The model role reads the artifact and nothing else in S3.
+    model_role = created["ScoringModelRole"]["PhysicalResourceId"]
+    model_statements = _inline_statements(iam, model_role)
+    s3_statements = [s for s in model_statements if any(a.startswith("s3:") for a in _actions(s))]
+    assert [(_actions(s), s["Resource"]) for s in s3_statements] == [
+        (["s3:GetObject"], "arn:aws:s3:::" + MODEL_DATA_URL.removeprefix("s3://"))
+    ]
+
+
+def _inline_statements(iam: Any, role: str) -> list[dict[str, Any]]:
+    statements = []
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        if isinstance(document, str):
+            # moto's CloudFormation stores an inline policy as the Python repr of the dict.
+            document = json.loads(document) if document.startswith('{"') else ast.literal_eval(document)
+        statements.extend(document["Statement"])
+    return statements
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)

@@ -1,0 +1,112 @@
+"""The sentence encoder: shapes, determinism, missing text, chunk-and-pool, pickling, cache."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sentence_transformers")
+
+from churn_model.encoder import SentenceEncoder, as_texts  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+CALM = "Thanks for sorting out my bill so quickly, I'm really happy with the service."
+ANGRY = "This is the third dropped call this week, I'm furious and I want to cancel today."
+
+
+@pytest.fixture(scope="module")
+def encoder() -> SentenceEncoder:
+    return SentenceEncoder(device="cpu", batch_size=8)
+
+
+def test_embeds_a_column_as_unit_vectors(encoder):
+    vectors = encoder.fit_transform(np.array([CALM, ANGRY, CALM], dtype=object))
+    assert vectors.shape == (3, 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    np.testing.assert_allclose(vectors[0], vectors[2], atol=1e-6)
+    assert float(vectors[0] @ vectors[1]) < 0.9  # different calls, different vectors
+
+
+def test_is_deterministic_across_calls_and_batch_sizes(encoder):
+    first = encoder.transform([CALM, ANGRY])
+    other = SentenceEncoder(device="cpu", batch_size=1).transform([CALM, ANGRY])
+    np.testing.assert_allclose(first, encoder.transform([CALM, ANGRY]), atol=1e-6)
+    np.testing.assert_allclose(first, other, atol=2e-3)
+
+
+def test_missing_text_is_the_empty_string_embedding(encoder):
+    vectors = encoder.transform(np.array([[None], [float("nan")], [""]], dtype=object))
+    np.testing.assert_allclose(vectors[0], vectors[2], atol=1e-6)
+    np.testing.assert_allclose(vectors[1], vectors[2], atol=1e-6)
+
+
+def test_rejects_non_text_values():
+    with pytest.raises(TypeError, match="must be strings"):
+        as_texts([CALM, 42])
+    with pytest.raises(ValueError, match="one text column"):
+        as_texts(np.array([[CALM, ANGRY]], dtype=object))
+
+
+def test_long_text_is_chunked_and_pooled_not_cut(encoder):
+    # About 700 tokens: a calm opening far longer than one window, then an angry ending.
+    long_text = " ".join([CALM] * 30 + [ANGRY] * 12)
+    pieces, owners, weights = encoder._split([CALM, long_text])
+    assert pieces[0] == CALM
+    windows = [p for p, o in zip(pieces, owners, strict=True) if o == 1]
+    assert len(windows) >= 3
+    assert all(len(encoder.model.tokenizer(w)["input_ids"]) <= encoder.model.max_seq_length for w in windows)
+    assert " ".join(windows).split() == long_text.split()  # every word is in exactly one window
+
+    pooled = encoder.transform([long_text])[0]
+    window_vectors = encoder.transform(windows)
+    expected = (window_vectors * weights[owners == 1][:, None]).sum(axis=0)
+    np.testing.assert_allclose(pooled, expected / np.linalg.norm(expected), atol=1e-5)
+    # The angry ending moves the embedding; a model that cut at 256 tokens would not see it.
+    truncated = encoder.transform([windows[0]])[0]
+    angry = encoder.transform([ANGRY])[0]
+    assert pooled @ angry > truncated @ angry + 0.05
+
+
+def test_pickles_without_weights_and_reloads_lazily(encoder):
+    encoder.transform([CALM])  # the network is loaded now
+    blob = pickle.dumps(encoder)
+    assert len(blob) < 2_000
+    clone = pickle.loads(blob)
+    assert "_model" not in clone.__dict__
+    np.testing.assert_allclose(clone.transform([ANGRY]), encoder.transform([ANGRY]), atol=1e-6)
+
+
+def test_int8_is_close_to_fp32():
+    texts = [CALM, ANGRY, "I just wanted to check when my contract ends."]
+    int8 = SentenceEncoder(device="cpu", quantize=True).transform(texts)
+    fp32 = SentenceEncoder(device="cpu", quantize=False).transform(texts)
+    cosine = (int8 * fp32).sum(axis=1)
+    assert cosine.min() > 0.95
+    assert SentenceEncoder(device="cpu").quantized
+    assert not SentenceEncoder(device="cuda").quantized
+
+
+def test_quantisation_refuses_a_gpu():
+    with pytest.raises(ValueError, match="CPU only"):
+        SentenceEncoder(device="cuda", quantize=True).transform([CALM])
+
+
+def test_cache_skips_encoding_known_texts(tmp_path, monkeypatch):
+    encoder = SentenceEncoder(device="cpu", cache_dir=str(tmp_path))
+    first = encoder.transform([CALM, ANGRY, CALM])
+    assert len(encoder._embedding_cache()) == 2
+    assert "int8" in encoder.identity
+
+    retrain = SentenceEncoder(device="cpu", cache_dir=str(tmp_path), batch_size=4)
+
+    def no_encoding(texts):
+        raise AssertionError(f"re-encoded {len(texts)} cached texts")
+
+    monkeypatch.setattr(retrain, "_embed_uncached", no_encoding)
+    np.testing.assert_allclose(retrain.transform([ANGRY, CALM]), first[[1, 0]], atol=0)
+    # Another precision is another identity: nothing is shared.
+    assert SentenceEncoder(device="cpu", quantize=False, cache_dir=str(tmp_path)).identity != encoder.identity
