@@ -10,14 +10,68 @@ from template.yaml; the handler's logs go to stderr and its result to stdout as 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus
 
+from botocore.exceptions import ClientError
+
+from .aws import client
 from .runner import FunctionProcess
+from .scenario import placeholder_wav
 from .spec import read_stack
 from .stack import STATE_DIR, Endpoints, function_environment, up
+
+
+def event_objects(event: Any) -> list[tuple[str, str]]:
+    """(bucket, key) of the objects an S3 notification or an EventBridge S3 event names."""
+    if not isinstance(event, dict):
+        return []
+    if event.get("source") == "aws.s3" and isinstance(event.get("detail"), dict):
+        detail = event["detail"]
+        return [(detail["bucket"]["name"], detail["object"]["key"])]
+    objects = []
+    for record in event.get("Records") or []:
+        s3 = record.get("s3") if isinstance(record, dict) else None
+        if isinstance(s3, dict):
+            # Notification keys are URL-encoded; EventBridge keys are not.
+            objects.append((s3["bucket"]["name"], unquote_plus(s3["object"]["key"])))
+    return objects
+
+
+def seed_recordings(event: Any, endpoints: Endpoints) -> None:
+    """Put a placeholder recording where the event says one is, as it would be on AWS."""
+    s3 = client("s3", endpoints.aws, endpoints.region)
+    for bucket, key in event_objects(event):
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+        except ClientError:
+            try:
+                s3.put_object(Bucket=bucket, Key=key, Body=placeholder_wav())
+            except ClientError as exc:
+                print(f"note: could not put a placeholder at s3://{bucket}/{key}: {exc}", file=sys.stderr)
+                continue
+            print(
+                f"note: put a placeholder recording at s3://{bucket}/{key}",
+                file=sys.stderr,
+            )
+
+
+def warn_missing_recordings(event: Any, endpoints: Endpoints) -> None:
+    s3 = client("s3", endpoints.aws, endpoints.region)
+    for bucket, key in event_objects(event):
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+        except ClientError:
+            print(
+                f"note: s3://{bucket}/{key} is not in the local bucket, so the function will reject it as "
+                "not found; upload a recording there first, or pass --seed",
+                file=sys.stderr,
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--model", help="model directory for a stack started by this command")
     parser.add_argument("--state-dir", default=str(STATE_DIR))
+    parser.add_argument(
+        "--seed",
+        action="store_true",
+        help="first put a placeholder recording where the event says one is; that upload itself runs "
+        "the pipeline, so the invoke then finds the job already started (a duplicate), as on AWS",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -48,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         no_transcribe=False,
         wait=180,
     )
-    state = up(stack_args, quiet=True)
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the result
+        state = up(stack_args, quiet=True)
     parameters = dict(state.get("parameters") or {})
     if args.param and dict(p.partition("=")[::2] for p in args.param) != parameters:
         print(
@@ -64,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc.args[0], file=sys.stderr)
         return 2
 
+    if args.seed:
+        seed_recordings(event, endpoints)
+    else:
+        warn_missing_recordings(event, endpoints)
     print(f"invoking {function.logical_id} ({function.handler}) against the local stack", file=sys.stderr)
     process = FunctionProcess(function, function_environment(function, endpoints))
     try:

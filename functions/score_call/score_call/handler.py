@@ -85,6 +85,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.warning("Scoring failed", extra=details)
     elif outcome.result in {Result.IGNORED, Result.DUPLICATE} and outcome.probability is None:
         logger.info("Nothing to do", extra=details)
+    if outcome.result is Result.IGNORED:
+        _count("EventsIgnored")
+    elif outcome.result is Result.DUPLICATE:
+        _count("DuplicateEvents")
     if outcome.probability is not None:
         details.update(
             probability=round(outcome.probability, 4),

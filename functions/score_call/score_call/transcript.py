@@ -9,17 +9,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from churn_contracts.transcribe import parse_transcript
+from churn_contracts.transcribe import DEFAULT_CUSTOMER_CHANNEL, DEFAULT_CUSTOMER_SPEAKER, parse_transcript
 
 from .config import Settings
 
 
-def model_text(document: Mapping[str, Any], settings: Settings) -> str:
-    """The customer's words as the model reads them. Raises ``TranscriptError``."""
+def model_text(document: Mapping[str, Any], settings: Settings | None = None) -> str:
+    """The customer's words as the model reads them (the deployed defaults without ``settings``).
+
+    Raises ``TranscriptError``.
+    """
     conversation = parse_transcript(
         document,
-        customer_channel=settings.customer_channel,
-        customer_speaker=settings.customer_speaker,
+        customer_channel=settings.customer_channel if settings else DEFAULT_CUSTOMER_CHANNEL,
+        customer_speaker=settings.customer_speaker if settings else DEFAULT_CUSTOMER_SPEAKER,
     )
     return conversation.customer_text
 

@@ -58,6 +58,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "failed": [],
         "ignored": skipped,
     }
+    if skipped:
+        metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=skipped)
     for obj in created:
         if obj.correlation_id:
             logger.set_correlation_id(obj.correlation_id)
@@ -83,6 +85,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             summary["failed"].append(outcome.job_name)
         elif outcome.result is Result.DUPLICATE:
             logger.info("Recording already handled", extra={"job_name": outcome.job_name})
+            metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
             summary["duplicates"].append(outcome.job_name)
         else:
             logger.info("Transcription started", extra={"job_name": outcome.job_name})

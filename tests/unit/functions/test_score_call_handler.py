@@ -14,7 +14,7 @@ from score_call.events import parse_job_state_change
 from score_call.service import STALE_CLAIM, CallNotFoundError, Result, handle_job_state_change
 
 from tests.conftest import load_format
-from tests.unit.functions.conftest import CALLS, emitted_metrics
+from tests.unit.functions.conftest import BUCKET, CALLS, emitted_metrics
 from tests.unit.functions.score_support import (
     ANGRY,
     HAPPY,
@@ -80,10 +80,7 @@ def test_high_risk_call_is_scored_stored_and_alerted_once(aws, score, context, r
     document = json.loads(envelope["Message"])
     assert document["customer_id"] == "C-1" and document["call_id"] == "call-1"
     assert document["profile"]["plan"] == "gold" and document["profile"]["customer_service_calls"] == 4.0
-    assert (
-        document["recording"]
-        == f"s3://{aws.s3.meta.region_name and 'churn-test-recordingsbucket'}/recordings/C-1/call-1.wav"
-    )
+    assert document["recording"] == f"s3://{BUCKET}/recordings/C-1/call-1.wav"
     assert envelope["MessageAttributes"]["risk_level"]["Value"] == "high"
     assert envelope["MessageAttributes"]["plan"]["Value"] == "gold"
     assert envelope["MessageAttributes"]["probability"] == {"Type": "Number", "Value": "0.9200"}

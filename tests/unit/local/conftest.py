@@ -165,7 +165,7 @@ import os
 import time
 from pathlib import Path
 
-COUNTER = Path(os.environ.get("FLAKY_COUNTER", "/tmp/flaky-counter"))
+COUNTER = Path(os.environ.get("FLAKY_COUNTER", Path(__file__).with_name("flaky-counter")))
 
 
 def handler(event, context):
