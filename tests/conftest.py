@@ -35,6 +35,7 @@ def _training_code_digest() -> str:
     package = ROOT / "model" / "churn_model"
     sources = [p for p in sorted(package.rglob("*")) if p.suffix in (".py", ".jsonl") and "serving" not in p.parts]
     sources += sorted((ROOT / "functions" / "shared" / "churn_contracts").glob("*.py"))
+    sources.append(Path(__file__))  # this fixture's own recipe
     for path in sources:
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())
@@ -45,17 +46,14 @@ def _train_tiny_model(target: Path) -> None:
     import os
     import shutil
 
-    from churn_model.data import generate_rows
+    from churn_model.data.generate import write_dataset
     from churn_model.train import TrainConfig, train_model
 
     work = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
     data = work / "data"
-    data.mkdir(parents=True)
-    rows = generate_rows(TINY_MODEL_ROWS, seed=2024)
-    cut = TINY_MODEL_ROWS * 4 // 5
-    for name, part in (("train", rows[:cut]), ("test", rows[cut:])):
-        (data / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
+    # train.jsonl, test.jsonl and oracle.json, as the generator's command writes them.
+    write_dataset(data, rows=TINY_MODEL_ROWS, test_fraction=0.2, seed=2024)
     config = TrainConfig(n_estimators=TINY_MODEL_TREES, seed=0, progress=False)
     train_model(
         data / "train.jsonl", work / "model", test_path=data / "test.jsonl", config=config,
@@ -64,6 +62,16 @@ def _train_tiny_model(target: Path) -> None:
     shutil.rmtree(data)
     (work / "model").rename(target)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def _prune_tiny_models(cache: Path, *, keep: Path, older_than_s: float = 1800) -> None:
+    """Drop models of older code (90 MB each) that no recent run has created."""
+    import shutil
+    import time
+
+    for stale in cache.glob("tiny-model-*"):
+        if stale.is_dir() and stale != keep and time.time() - stale.stat().st_mtime > older_than_s:
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +91,7 @@ def tiny_model_dir() -> Path:
         try:
             if not (target / "model.json").is_file():
                 _train_tiny_model(target)
+                _prune_tiny_models(cache, keep=target)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return target

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import random
 import signal
@@ -37,7 +38,7 @@ from .scenario import Observer, Pipeline, RetentionTeam, Upload, call_items, tur
 from .stack import STATE_DIR, STATE_FILE, LocalStack, read_state
 
 ROOT = Path.cwd()
-SMALL_ROWS = 3000
+SMALL_ROWS = 2000
 FULL_ROWS = 50_000
 SEED = 7
 
@@ -45,8 +46,12 @@ SEED = 7
 # --- console -----------------------------------------------------------------------------------
 
 
+_last_output = [time.monotonic()]
+
+
 def say(message: str) -> None:
     print(message, flush=True)
+    _last_output[0] = time.monotonic()
 
 
 @contextmanager
@@ -57,8 +62,10 @@ def step(title: str, heartbeat_s: float = 3.0) -> Iterator[None]:
     done = threading.Event()
 
     def beat() -> None:
-        while not done.wait(heartbeat_s):
-            say(f"    ... {title.lower()} ({time.monotonic() - started:.0f}s)")
+        # Only when nothing else was printed for a while: a step's own progress is enough.
+        while not done.wait(0.5):
+            if time.monotonic() - _last_output[0] >= heartbeat_s:
+                say(f"    ... {title.lower()} ({time.monotonic() - started:.0f}s)")
 
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()
@@ -137,6 +144,21 @@ def prepare_model(data_dir: Path, model_dir: Path, retrain: bool) -> Path:
     return model_dir
 
 
+def model_thresholds(model_dir: Path) -> dict[str, str]:
+    """The risk thresholds training chose for this model (metrics.json), as template parameters.
+
+    The template's defaults fit the full model; a small demo model's probabilities sit lower.
+    """
+    try:
+        thresholds = json.loads((model_dir / "metrics.json").read_text())["thresholds"]
+        high, medium = float(thresholds["high"]), float(thresholds["medium"])
+    except (OSError, ValueError, KeyError, TypeError):
+        say("    no thresholds in the model's metrics.json: using the template's defaults")
+        return {}
+    say(f"    risk thresholds from training (metrics.json): high {high:.2f}, medium {medium:.2f}")
+    return {"HighRiskThreshold": f"{high:g}", "MediumRiskThreshold": f"{min(medium, high):g}"}
+
+
 # --- the calls -----------------------------------------------------------------------------------
 
 
@@ -186,13 +208,11 @@ def choose_calls(
     return {
         "happy": [Chosen(f"happy #{i + 1}", r, p) for i, (r, p) in enumerate(happy)],
         "angry": [Chosen(f"angry #{i + 1}", r, p) for i, (r, p) in enumerate(angry[:2])],
-        "asr": [Chosen("angry, audio via ASR", asr[0], asr[1])],
+        "asr": [Chosen("audio via ASR", asr[0], asr[1])],
     }
 
 
-def upload_calls(
-    stack: LocalStack, pipeline: Pipeline, chosen: dict[str, list[Chosen]], work: Path
-) -> list[Upload]:
+def upload_fast_path(stack: LocalStack, pipeline: Pipeline, chosen: dict[str, list[Chosen]]) -> list[Upload]:
     s3 = stack.client("s3")
     uploads: list[Upload] = []
     for pick in chosen["happy"] + chosen["angry"]:
@@ -244,6 +264,15 @@ def upload_calls(
     )
     uploads.append(unsupported)
     say(f"    {'unsupported file':<22} {unsupported.key}")
+    return uploads
+
+
+def upload_audio_call(
+    stack: LocalStack, pipeline: Pipeline, chosen: dict[str, list[Chosen]], work: Path
+) -> list[Upload]:
+    """The call with no sidecar: espeak-ng speaks it, the local recogniser transcribes it."""
+    s3 = stack.client("s3")
+    uploads: list[Upload] = []
     asr = chosen["asr"][0]
     try:
         from .transcribe.recordings import espeak_available, synthesize_call
@@ -554,10 +583,18 @@ def _run(args: argparse.Namespace, rows: int, data_dir: Path, wall_started: floa
         prepare_data(rows, data_dir)
     with step("2/6 Model: train (or reuse)"):
         model_dir = prepare_model(data_dir, args.model_dir, args.retrain)
+    parameters = {**model_thresholds(model_dir), **parameters}
     log_dir = STATE_DIR / "demo-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_files: dict[str, Any] = {}
     log_lock = threading.Lock()
+    # The local services log through `logging`; to a file, so the terminal shows the story.
+    services_log = logging.FileHandler(log_dir / "services.log")
+    services_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("churn_local", "churn_model"):
+        logging.getLogger(name).addHandler(services_log)
+        logging.getLogger(name).setLevel(logging.INFO)
+        logging.getLogger(name).propagate = False
 
     def log_sink(function: str, line: str) -> None:
         with log_lock:
@@ -591,30 +628,37 @@ def _run(args: argparse.Namespace, rows: int, data_dir: Path, wall_started: floa
             print_report(report_, pipeline.profiles_table)
             team = RetentionTeam(stack, pipeline.alert_topic_arn)
             say(f"    retention-team queue subscribed to {pipeline.alert_topic_arn.split(':')[-1]}")
-        with step("5/6 Upload recordings"):
+        with step("5/6 Pick and upload calls: clearly happy and clearly angry customers, fast path"):
             endpoint_name = _endpoint_name(stack)
             sample = random.Random(SEED).sample(test_rows, min(300, len(test_rows)))
+            say(f"    scoring {len(sample)} test customers on the local endpoint to pick clear cases")
             chosen = choose_calls(sample, score_rows(stack, endpoint_name, sample))
-            work = STATE_DIR / "demo-recordings"
-            work.mkdir(parents=True, exist_ok=True)
-            uploads = upload_calls(stack, pipeline, chosen, work)
+            uploads = upload_fast_path(stack, pipeline, chosen)
         listener = threading.Thread(target=_listen, args=(team,), daemon=True)
         listener.start()
-        with step("6/6 Run the chain: S3 -> start function -> Transcribe -> score function -> SNS"):
-            rejected_keys: set[str] = set()
+        rejected_keys: set[str] = set()
 
-            def rejected(key: str) -> bool:
-                rejected_keys.update(_start_summary(observer)[0])
-                return key in rejected_keys
+        def rejected(key: str) -> bool:
+            rejected_keys.update(_start_summary(observer)[0])
+            return key in rejected_keys
 
-            items = wait_for_calls(
+        def run_chain(batch: Sequence[Upload]) -> dict[str, dict[str, Any]]:
+            return wait_for_calls(
                 stack,
                 pipeline,
-                [u.key for u in uploads if u.kind != "duplicate"],
+                [u.key for u in batch if u.kind != "duplicate"],
                 rejected=rejected,
                 timeout_s=args.timeout,
                 progress=lambda message: say(f"    {message}"),
             )
+
+        with step("6/6 Run the chain: S3 -> start function -> Transcribe -> score function -> SNS"):
+            run_chain(uploads)
+            say("    fast-path calls done; now one call through real speech recognition")
+            work = STATE_DIR / "demo-recordings"
+            work.mkdir(parents=True, exist_ok=True)
+            uploads += upload_audio_call(stack, pipeline, chosen, work)
+            items = run_chain(uploads)
             time.sleep(1.5)  # alerts still in flight from the last score
             team.poll()
         report(stack, pipeline, uploads, items, observer, team, wall_started)

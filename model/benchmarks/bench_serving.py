@@ -23,8 +23,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +69,7 @@ def memory_kb(pid: int) -> dict[str, int]:
 
 
 def start_server(model: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "churn_model.serving.server", "--model", model, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,  # one log line per request would only cost the benchmark time
@@ -83,14 +81,18 @@ def start_server(model: str) -> tuple[subprocess.Popen[str], str]:
         process.kill()
         raise SystemExit(f"the server did not start: {banner!r}")
     url = banner.split()[2]
+    host, port = url.removeprefix("http://").split(":")
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
+        connection = http.client.HTTPConnection(host, int(port), timeout=5)
         try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=5) as response:
-                if response.status == 200:
-                    return process, url
-        except (urllib.error.URLError, ConnectionError):
+            connection.request("GET", "/ping")
+            if connection.getresponse().status == 200:
+                return process, url
+        except OSError:
             pass
+        finally:
+            connection.close()
         if process.poll() is not None:
             raise SystemExit("the server exited while loading the model")
         time.sleep(0.5)
@@ -106,7 +108,9 @@ class Client:
         self.connection = http.client.HTTPConnection(host, int(port), timeout=120)
 
     def post(self, body: bytes) -> bytes:
-        self.connection.request("POST", "/invocations", body=body, headers={"Content-Type": "application/json"})
+        self.connection.request(
+            "POST", "/invocations", body=body, headers={"Content-Type": "application/json"}
+        )
         response = self.connection.getresponse()
         payload = response.read()
         if response.status != 200:
@@ -192,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             verdict = f"<= {goal:g} {'ok' if value <= goal else 'MISSED'}"
         print(f"{name:<28}{value:>12.1f}   {verdict}")
-    print(f"(single: {len(over_http)} requests; batches: {len(batches)} x {args.batch_size}; load {os.getloadavg()})")
+    print(
+        f"(single: {len(over_http)} requests; batches: {len(batches)} x {args.batch_size}; load {os.getloadavg()})"
+    )
     return 0
 
 

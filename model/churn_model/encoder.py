@@ -11,7 +11,9 @@ Behaviour worth knowing:
   at token boundaries; every window is embedded and the windows are averaged,
   weighted by their token counts, then L2-normalised again. Nothing is dropped.
 - On CPU the Linear layers are quantised to dynamic int8 at load time (about
-  3x faster here); the quantised network only lives in memory.
+  2-3x faster here); the quantised network only lives in memory. Dynamic int8
+  scales activations per batch, so a text's int8 vector moves slightly with its
+  batch-mates (cosine ~0.96-0.99 between batch sizes 1 and 64); fp32 does not.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 _WINDOW_MARGIN = 16
 # Bumped whenever the chunk-and-pool scheme changes, so cached vectors go stale.
 _POOLING_SCHEME = "tokwin-mean-v1"
+_QUANTISATION = "int8dyn-perchannel"
 
 _LOADED: dict[tuple[str, str, bool], SentenceTransformer] = {}
 _LOAD_LOCK = threading.Lock()
@@ -96,7 +99,11 @@ def load_sentence_model(path: Path, device: str, quantize: bool) -> SentenceTran
             if quantize:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+                    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+                    # Per-channel weight scales: as fast as per-tensor here, and much
+                    # closer to fp32 (cosine ~0.98 against ~0.93 on generated calls).
+                    model = quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
             _LOADED[key] = model
         return _LOADED[key]
 
@@ -206,7 +213,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     @property
     def identity(self) -> str:
         """What the vectors depend on: weights, precision, window and pooling."""
-        precision = "int8" if self.quantized else "fp32"
+        precision = _QUANTISATION if self.quantized else "fp32"
         digest = _weights_digest(self.resolved_path)
         return f"{digest}-{precision}-seq{self.model.max_seq_length}-{_POOLING_SCHEME}"
 

@@ -50,7 +50,7 @@ def test_the_job_command_trains_and_leaves_a_servable_model_dir(tmp_path: Path) 
     env = _container_env(tmp_path)
     generated = tmp_path / "generated"
     subprocess.run(
-        [sys.executable, "-m", "churn_model.data.generate", "--rows", "300", "--out", str(generated)],
+        [sys.executable, "-m", "churn_model.data.generate", "--rows", "150", "--test-fraction", "0.3", "--out", str(generated)],
         check=True,
         capture_output=True,
         timeout=120,

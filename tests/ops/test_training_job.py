@@ -202,3 +202,13 @@ def test_requirements_pin_the_model_extra_and_never_torch(tmp_path: Path) -> Non
     }
     assert all(pins[name] == version for name, version in (line.split("==") for line in lines))
     assert not any(line.startswith("torch") for line in lines)
+
+
+def test_the_container_driver_passes_each_flag_through_unchanged() -> None:
+    # What the SDK's basic_script_driver runs in the container; the main-venv test
+    # (tests/integration/test_ops_training_container.py) runs train.py with the same list.
+    from sagemaker.train.container_drivers.common.utils import hyperparameters_to_cli_args
+
+    hyperparameters = {**BEST_HYPERPARAMETERS, "textual-feature-names": "", "positive-label": "True."}
+    naive = [item for name, value in hyperparameters.items() for item in (f"--{name}", value)]
+    assert hyperparameters_to_cli_args(hyperparameters) == naive

@@ -88,6 +88,7 @@ def model_fn(model_dir: str, context: Any = None) -> ScoringModel:
     """Load the artifact from ``model_dir`` only (never a model hub), on CUDA when present, warmed up."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no progress bars in the endpoint's log
     from churn_model.artifact import load_model  # heavy (torch); imported when a model is loaded
 
     model = load_model(model_dir)

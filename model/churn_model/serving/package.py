@@ -48,7 +48,8 @@ PINNED = ("scikit-learn", "joblib", "numpy", "sentence-transformers", "transform
 NEVER_SHIPPED = frozenset({"torch"})
 # The container: SageMaker PyTorch DLC 2.6, Python 3.12 on x86_64 Linux.
 CONTAINER_PYTHON = "312"
-CONTAINER_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64", "manylinux_2_17_x86_64")
+# Ubuntu 22.04 (glibc 2.35); pip expands each manylinux tag to the older ones it covers.
+CONTAINER_PLATFORMS = ("manylinux_2_35_x86_64", "manylinux_2_28_x86_64", "manylinux2014_x86_64")
 # Serving's entry points; the modules they import follow from these.
 SERVING_ROOTS = ("churn_model.serving.inference", "churn_model.artifact")
 

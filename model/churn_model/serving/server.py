@@ -17,6 +17,7 @@ method, route, status, latency; never a body.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http
 import json
 import logging
@@ -31,7 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -61,7 +62,6 @@ class InvocationContext:
 
     status: int = 200
     phrase: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
 
     def set_response_status(self, code: int = 200, phrase: str = "", idx: int = 0) -> None:
         self.status, self.phrase = code, phrase
@@ -98,7 +98,10 @@ class ModelHost:
             logger.info("model ready in %.1f s", time.perf_counter() - started)
         except BaseException as error:
             self._failure = error
-            logger.exception("model failed to load from %s", self.model_dir)
+            if isinstance(error, FileNotFoundError):  # not a model directory: the message says it all
+                logger.error("model failed to load: %s", error)
+            else:
+                logger.exception("model failed to load from %s", self.model_dir)
         finally:
             self._loaded.set()
 
@@ -348,10 +351,8 @@ class LocalEndpointServer:
         if self._stop.is_set():
             return
         self._stop.set()
-        try:
+        with contextlib.suppress(OSError):  # OSError: the loop has already closed its sockets
             self._server.pull_trigger()  # wake the loop out of poll()
-        except OSError:  # the loop has already closed its sockets
-            pass
 
     def stop(self) -> None:
         self.request_stop()

@@ -9,8 +9,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-# InvokeEndpoint retries are ours (only throttling, 5xx and ModelNotReady), so botocore tries once.
-_ENDPOINT = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=30, connect_timeout=5)
+# InvokeEndpoint retries are ours (only throttling, 5xx and ModelNotReady), so botocore tries once;
+# 4 attempts x 20 s plus backoff stay inside the function's 120 s timeout.
+_ENDPOINT = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=20, connect_timeout=5)
 _STANDARD = Config(retries={"max_attempts": 3, "mode": "standard"})
 
 
