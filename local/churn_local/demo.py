@@ -12,9 +12,11 @@ to the alert topic, uploads a handful of recordings and prints what happened to 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import random
 import signal
@@ -144,10 +146,12 @@ def prepare_model(data_dir: Path, model_dir: Path, retrain: bool) -> Path:
     return model_dir
 
 
-def model_thresholds(model_dir: Path) -> dict[str, str]:
-    """The risk thresholds training chose for this model (metrics.json), as template parameters.
+def demo_thresholds(model_dir: Path, chosen: Mapping[str, Sequence[Chosen]]) -> dict[str, str]:
+    """Risk thresholds for this model, as template parameters (``--param`` overrides them).
 
-    The template's defaults fit the full model; a small demo model's probabilities sit lower.
+    Training's rule (metrics.json) sets them for the model it trained; the template's defaults
+    are for the full one. A small demo model scores even its clearest angry customers lower, so
+    the high threshold is lowered, visibly, to just under the second clearest angry customer.
     """
     try:
         thresholds = json.loads((model_dir / "metrics.json").read_text())["thresholds"]
@@ -155,8 +159,16 @@ def model_thresholds(model_dir: Path) -> dict[str, str]:
     except (OSError, ValueError, KeyError, TypeError):
         say("    no thresholds in the model's metrics.json: using the template's defaults")
         return {}
-    say(f"    risk thresholds from training (metrics.json): high {high:.2f}, medium {medium:.2f}")
-    return {"HighRiskThreshold": f"{high:g}", "MediumRiskThreshold": f"{min(medium, high):g}"}
+    say(f"    risk thresholds chosen by training (metrics.json): high {high:.2f}, medium {medium:.2f}")
+    weakest_angry = min(c.probability for c in chosen["angry"])
+    if weakest_angry < high:
+        high = max(math.floor(weakest_angry * 100) / 100, max(c.probability for c in chosen["happy"]) + 0.01)
+        say(
+            f"    this small model scores its clearest angry customers below that; the demo uses high {high:.2f} "
+            "(train on more rows with --full for a model that needs no help)"
+        )
+    medium = min(medium, high)
+    return {"HighRiskThreshold": f"{high:g}", "MediumRiskThreshold": f"{medium:g}"}
 
 
 # --- the calls -----------------------------------------------------------------------------------
@@ -229,8 +241,9 @@ def upload_fast_path(stack: LocalStack, pipeline: Pipeline, chosen: dict[str, li
             )
         )
         say(f"    {pick.label:<22} {uploads[-1].key}  (+ sidecar transcript)")
-    # The same angry customer calls again: scored and stored, but inside the suppression window.
-    first_angry, second_angry = chosen["angry"][0].row, chosen["angry"][1].row
+    # The same angry customer calls again with the same complaint: scored and stored, but inside
+    # the customer's suppression window, so no second alert.
+    first_angry = chosen["angry"][0].row
     uploads.append(
         upload(
             s3,
@@ -239,7 +252,7 @@ def upload_fast_path(stack: LocalStack, pipeline: Pipeline, chosen: dict[str, li
             customer_id=first_angry["customer_id"],
             call_id=f"{first_angry['call_id']}-again",
             kind="sidecar",
-            turns=turns_of(second_angry),
+            turns=turns_of(first_angry),
         )
     )
     say(f"    {'angry #1 calls again':<22} {uploads[-1].key}  (+ sidecar transcript)")
@@ -330,11 +343,7 @@ def _alert_matches(alert: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
 
 
 def _is_suppressed(item: Mapping[str, Any]) -> bool:
-    if item.get("status") != CallStatus.SCORED.value:
-        return False
-    return bool(item.get("alert_suppressed") or item.get("suppressed_by") or item.get("suppressed")) or (
-        item.get("risk_level") == "high"
-    )
+    return item.get("status") == CallStatus.SCORED.value and bool(item.get("alert_suppressed"))
 
 
 def report(
@@ -394,7 +403,7 @@ def report(
             timings["scoring"].append(outcome.invocations[-1].duration_s)
             alert_time = next((t for t, a in team.received if _alert_matches(a, item)), None)
             if alert_time:
-                timings["alert"].append(alert_time - finished)
+                timings["alert"].append(alert_time - began)
                 if up.kind == "sidecar":
                     timings["e2e_fast"].append(alert_time - up.uploaded_at)
     say(format_table(("call", "customer", "path", "status", "risk", "probability", "note"), rows))
@@ -442,7 +451,7 @@ def report(
         ["transcription, fast path (sidecar)", _median(timings["fast"])],
         ["transcription, ASR", _median(timings["asr"])],
         ["scoring (score function)", _median(timings["scoring"])],
-        ["score -> alert received", _median(timings["alert"])],
+        ["score function start -> alert received", _median(timings["alert"])],
         ["upload -> alert received, fast path", _median(timings["e2e_fast"])],
         ["demo wall time so far", f"{time.monotonic() - wall_started:.1f}"],
     ]
@@ -512,7 +521,6 @@ def print_try_it(stack: LocalStack, pipeline: Pipeline, team: RetentionTeam) -> 
     say("    Watch them:")
     say("      python -m churn_local.calls             # recent calls and their status")
     say("      python -m churn_local.calls --alerts    # the alerts")
-    say(f"      aws --endpoint-url {aws} sqs receive-message --queue-url {team.queue_url}")
     say("      python -m churn_local.invoke StartTranscriptionFunction events/<event>.json")
     say("    New calls and alerts are printed below as they arrive.\n")
 
@@ -583,7 +591,6 @@ def _run(args: argparse.Namespace, rows: int, data_dir: Path, wall_started: floa
         prepare_data(rows, data_dir)
     with step("2/6 Model: train (or reuse)"):
         model_dir = prepare_model(data_dir, args.model_dir, args.retrain)
-    parameters = {**model_thresholds(model_dir), **parameters}
     log_dir = STATE_DIR / "demo-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_files: dict[str, Any] = {}
@@ -604,35 +611,42 @@ def _run(args: argparse.Namespace, rows: int, data_dir: Path, wall_started: floa
         if '"level":"ERROR"' in line.replace(" ", "") or line.startswith("[ERROR]"):
             say(f"    [{function}] {line[:300]}")
 
-    observer = Observer()
-    stack = LocalStack(
-        args.template,
-        parameters=parameters,
-        model_dir=model_dir,
-        log_sink=log_sink,
-        on_outcome=observer,
-        progress=lambda message: say(f"    {message}"),
-    )
-    with step("3/6 Start the local model server, local AWS and local transcription"):
-        stack.start()
+    exit_stack = contextlib.ExitStack()
     state_written = False
     try:
+        with step("3/6 Start the local model server and pick the calls"):
+            from churn_model.serving.server import LocalEndpointServer
+
+            model_server = exit_stack.enter_context(LocalEndpointServer(model_dir, host="127.0.0.1", port=0))
+            say(f"    model server (SageMaker Runtime API) on {model_server.url}")
+            test_rows = read_jsonl(data_dir / "test.jsonl")
+            sample = random.Random(SEED).sample(test_rows, min(300, len(test_rows)))
+            say(f"    scoring {len(sample)} test customers, one request each, to pick clear cases")
+            runtime = _Runtime(model_server.url)
+            chosen = choose_calls(sample, score_rows(runtime, _endpoint_name(args.template), sample))
+            parameters = {**demo_thresholds(model_dir, chosen), **parameters}
+        observer = Observer()
+        stack = LocalStack(
+            args.template,
+            parameters=parameters,
+            sagemaker_runtime_url=model_server.url,
+            log_sink=log_sink,
+            on_outcome=observer,
+            progress=lambda message: say(f"    {message}"),
+        )
+        with step("4/6 Start local AWS and local transcription from template.yaml"):
+            stack.start()
+            exit_stack.callback(stack.stop)
         pipeline = Pipeline.from_stack(stack)
         if read_state() is None:
             _write_state(stack, parameters, model_dir)
             state_written = True
-        with step("4/6 Load customer profiles and subscribe the retention team"):
-            test_rows = read_jsonl(data_dir / "test.jsonl")
+        with step("5/6 Load customer profiles, subscribe the retention team, upload the fast-path calls"):
             table = _profiles_table(stack, pipeline)
             report_ = load_profiles(((i + 1, r) for i, r in enumerate(test_rows)), table)
             print_report(report_, pipeline.profiles_table)
             team = RetentionTeam(stack, pipeline.alert_topic_arn)
             say(f"    retention-team queue subscribed to {pipeline.alert_topic_arn.split(':')[-1]}")
-        with step("5/6 Pick and upload calls: clearly happy and clearly angry customers, fast path"):
-            endpoint_name = _endpoint_name(stack)
-            sample = random.Random(SEED).sample(test_rows, min(300, len(test_rows)))
-            say(f"    scoring {len(sample)} test customers on the local endpoint to pick clear cases")
-            chosen = choose_calls(sample, score_rows(stack, endpoint_name, sample))
             uploads = upload_fast_path(stack, pipeline, chosen)
         listener = threading.Thread(target=_listen, args=(team,), daemon=True)
         listener.start()
@@ -670,7 +684,7 @@ def _run(args: argparse.Namespace, rows: int, data_dir: Path, wall_started: floa
         say("\n==> Stopping everything the demo started")
         if state_written:
             (STATE_DIR / STATE_FILE).unlink(missing_ok=True)
-        stack.stop()
+        exit_stack.close()
         for handle in log_files.values():
             handle.close()
     return 0
@@ -701,9 +715,22 @@ def _profiles_table(stack: LocalStack, pipeline: Pipeline) -> Any:
     )
 
 
-def _endpoint_name(stack: LocalStack) -> str:
-    assert stack.spec is not None
-    for function in stack.spec.functions.values():
+class _Runtime:
+    """A SageMaker Runtime client on the local model server, for score_rows."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def client(self, service: str) -> Any:
+        from .aws import client
+
+        return client(service, self.url, "us-east-1")
+
+
+def _endpoint_name(template: str) -> str:
+    from .spec import read_stack
+
+    for function in read_stack(template).functions.values():
         for name, value in function.environment.items():
             if "ENDPOINT" in name.upper() and value and "://" not in value:
                 return value

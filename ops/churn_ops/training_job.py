@@ -28,6 +28,7 @@ from typing import Any
 
 import boto3
 from sagemaker.core import image_uris
+from sagemaker.core.config.config import load_sagemaker_config
 from sagemaker.core.helper.session_helper import Session
 from sagemaker.core.training.configs import (
     Compute,
@@ -210,12 +211,26 @@ def _role_validation_skipped() -> Iterator[None]:
             os.environ["SAGEMAKER_VALIDATE_ROLE"] = previous
 
 
+def sdk_config() -> dict[str, Any]:
+    """The operator's SDK defaults files, if any, with the SDK's usage telemetry turned off.
+
+    The SDK otherwise sends a request to an AWS-owned S3 URL on every ``train()``; our launcher
+    and its tests send nothing but the training job's own calls.
+    """
+    config = load_sagemaker_config()
+    config.setdefault("SchemaVersion", "1.0")
+    modules = config.setdefault("SageMaker", {}).setdefault("PythonSDK", {}).setdefault("Modules", {})
+    modules["TelemetryOptOut"] = True
+    return config
+
+
 def session_for(boto_session: boto3.Session, request: TrainingRequest) -> Session:
     # The SDK stages the code and its drivers under the default bucket/prefix: ours.
     return Session(
         boto_session=boto_session,
         default_bucket=request.bucket,
         default_bucket_prefix=request.prefix.strip("/"),
+        sagemaker_config=sdk_config(),
     )
 
 

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from churn_ops import training_source
 from churn_ops.best_flags import BEST_HYPERPARAMETERS
 
@@ -38,9 +37,16 @@ def _container_env(tmp_path: Path) -> dict[str, str]:
 
 def test_staged_folder_imports_its_own_copies(tmp_path: Path) -> None:
     staged = training_source.stage(tmp_path / "code")
-    probe = "import churn_model, churn_contracts; print(churn_model.__file__); print(churn_contracts.__file__)"
+    probe = (
+        "import churn_model, churn_contracts; print(churn_model.__file__); print(churn_contracts.__file__)"
+    )
     out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=staged, env=_container_env(tmp_path), capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe],
+        cwd=staged,
+        env=_container_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert all(Path(path).is_relative_to(staged) for path in out), out
 
@@ -50,7 +56,17 @@ def test_the_job_command_trains_and_leaves_a_servable_model_dir(tmp_path: Path) 
     env = _container_env(tmp_path)
     generated = tmp_path / "generated"
     subprocess.run(
-        [sys.executable, "-m", "churn_model.data.generate", "--rows", "150", "--test-fraction", "0.3", "--out", str(generated)],
+        [
+            sys.executable,
+            "-m",
+            "churn_model.data.generate",
+            "--rows",
+            "150",
+            "--test-fraction",
+            "0.3",
+            "--out",
+            str(generated),
+        ],
         check=True,
         capture_output=True,
         timeout=120,
@@ -75,7 +91,13 @@ def test_the_job_command_trains_and_leaves_a_servable_model_dir(tmp_path: Path) 
 
     assert done.returncode == 0, done.stderr[-3000:]
     model_dir = Path(env["SM_MODEL_DIR"])
-    for name in ("model.joblib", "feature_names.json", "model.json", "code/inference.py", "code/requirements.txt"):
+    for name in (
+        "model.joblib",
+        "feature_names.json",
+        "model.json",
+        "code/inference.py",
+        "code/requirements.txt",
+    ):
         assert (model_dir / name).is_file(), name
     assert any((model_dir / "encoder").glob("*.safetensors")), "the encoder files are not in the model"
     assert (model_dir / "code" / "churn_contracts" / "endpoint.py").is_file()

@@ -40,6 +40,24 @@ def offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def no_telemetry(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Fail on any SDK telemetry request: the launcher opts out, and tests send nothing out."""
+    from sagemaker.core.telemetry import telemetry_logging
+
+    sent: list[str] = []
+
+    def refuse(url: str, timeout: float) -> None:
+        sent.append(url)
+        raise AssertionError(f"the SDK tried to send telemetry to {url}")
+
+    monkeypatch.setattr(telemetry_logging, "_requests_helper", refuse)
+    monkeypatch.setattr(
+        telemetry_logging, "_send_telemetry_request_sync", lambda *a, **k: sent.append("sync")
+    )
+    return sent
+
+
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     folder = tmp_path / "data"
@@ -64,14 +82,22 @@ def request(data: Path, **overrides) -> training_job.TrainingRequest:
 
 
 @mock_aws
-def test_launch_submits_the_job_moto_receives(data: Path) -> None:
+def test_launch_submits_the_job_moto_receives(data: Path, no_telemetry: list[str]) -> None:
     session = boto3.Session(region_name=REGION)
     s3 = session.client("s3")
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
 
+    submitted: list[dict] = []  # the CreateTrainingJob request as botocore sends it
+    session.events.register(
+        "provide-client-params.sagemaker.CreateTrainingJob",
+        lambda params, **_: submitted.append(dict(params)),
+    )
+
     launched = training_job.launch(request(data), session)
+    assert no_telemetry == []
 
     job = session.client("sagemaker").describe_training_job(TrainingJobName=launched.job_name)
+    assert [r["TrainingJobName"] for r in submitted] == [launched.job_name]
     assert launched.job_name.startswith("churn-training-")
     spec = job["AlgorithmSpecification"]
     assert (
@@ -80,6 +106,10 @@ def test_launch_submits_the_job_moto_receives(data: Path) -> None:
     )
     assert job["ResourceConfig"]["InstanceType"] == "ml.g5.xlarge"
     assert job["RoleArn"] == ROLE
+    # moto keeps no Environment: read it from the request itself.
+    assert submitted[0]["Environment"] == {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    assert submitted[0]["AlgorithmSpecification"]["TrainingInputMode"] == "File"
+    assert job["StoppingCondition"]["MaxRuntimeInSeconds"] == 7200
     # The best flags, as train.py receives them (the SDK's driver turns each into --name value).
     assert job["HyperParameters"] == BEST_HYPERPARAMETERS
     assert job["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/churn-training/output"
@@ -212,3 +242,14 @@ def test_the_container_driver_passes_each_flag_through_unchanged() -> None:
     hyperparameters = {**BEST_HYPERPARAMETERS, "textual-feature-names": "", "positive-label": "True."}
     naive = [item for name, value in hyperparameters.items() for item in (f"--{name}", value)]
     assert hyperparameters_to_cli_args(hyperparameters) == naive
+
+
+def test_the_documented_training_role_can_read_and_write_everything_the_job_uses(data: Path) -> None:
+    policy = json.loads((training_source.REPO_ROOT / "ops" / "iam" / "training-policy.json").read_text())
+    objects = next(s for s in policy["Statement"] if "s3:GetObject" in s["Action"])
+    granted = objects["Resource"].replace("BUCKET", BUCKET).removesuffix("*")
+    plan = training_job.dry_run(request(data))
+    locations = [*plan.channels.values(), plan.output_path + "/", plan.code_prefix + "/"]
+    locations += [upload.s3_uri for upload in plan.uploads]
+    for uri in locations:
+        assert ("arn:aws:s3:::" + uri.removeprefix("s3://")).startswith(granted), uri

@@ -88,6 +88,13 @@ def _loads(text: str) -> Any:
     return json.loads(text, parse_constant=_reject_constant)
 
 
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def parse_record(obj: Any, spec: FeatureSpec, *, where: str = "record") -> Record:
     """Validate one record against ``spec``; extra fields are ignored."""
     if not isinstance(obj, Mapping):
@@ -99,7 +106,7 @@ def parse_record(obj: Any, spec: FeatureSpec, *, where: str = "record") -> Recor
         if value is None:
             missing.append(name)
         elif name in spec.numerical:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
                 raise RequestError(400, f"{where}: field {name!r} must be a finite number or null")
             value = float(value)
         elif not isinstance(value, str):

@@ -114,6 +114,9 @@ def predict_fn(
         check_model_limits(request)
     except RequestError as error:
         return ErrorAnswer.from_request_error(error)
+    except Exception as error:  # a body the contract did not foresee: still the caller's input
+        logger.warning("request could not be read: %s", type(error).__name__)
+        return ErrorAnswer(400, "the request body could not be read")
     try:
         probabilities = model.predict_proba([record.features for record in request.records])
     except Exception:

@@ -67,6 +67,7 @@ def test_instances_batch_and_json_lines():
         (b'{"Day Mins": NaN}', "NaN"),
         (b'{"Day Mins": Infinity}', "Infinity"),
         (b'{"Day Mins": 1e999}', "'Day Mins'"),
+        (b'{"Day Mins": 1' + b"0" * 400 + b"}", "'Day Mins'"),
         (b'{"plan": 3}', "'plan'"),
         (b'{"text": ["a"]}', "'text'"),
         (b"\xff\xfe{}", "UTF-8"),

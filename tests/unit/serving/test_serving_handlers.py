@@ -136,6 +136,7 @@ BAD_INPUTS = [
     ("JSON Lines naming the line", b'{"plan": "A"}\n{"plan": 1}\n', JSON_LINES, JSON_LINES, 400, "line 2"),
     ("lone surrogate in text", b'{"text": "hi \\ud800 there"}', JSON, JSON, 400, "'text'"),
     ("beyond float32", b'{"Day Mins": 1e300}', JSON, JSON, 400, "'Day Mins'"),
+    ("integer beyond float", b'{"Day Mins": 1' + b"0" * 400 + b"}", JSON, JSON, 400, "'Day Mins'"),
     ("huge text", json.dumps({"text": "x" * (MAX_TEXT_CHARS + 1)}).encode(), JSON, JSON, 413, "longer"),
     (
         "huge batch",
@@ -186,6 +187,16 @@ def test_a_failing_model_is_a_json_500_without_the_request_in_the_log(model, cap
     assert context.status == 500 and content_type == JSON
     assert json.loads(payload) == {"error": "the model failed to score the request", "status": 500}
     assert secret not in caplog.text
+
+
+def test_an_unforeseen_parsing_failure_is_a_client_error(model, monkeypatch):
+    def explode(*args):
+        raise OverflowError("a body nobody thought of")
+
+    monkeypatch.setattr(handlers, "parse_request", explode)
+    context = TorchServeContext()
+    payload, _ = output_fn(predict_fn(input_fn(b"{}", JSON), model, context), JSON, context)
+    assert context.status == 400 and json.loads(payload)["status"] == 400
 
 
 def test_without_a_context_errors_still_answer_json(model):
