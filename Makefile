@@ -18,7 +18,7 @@ OPS_VENV := .venv-ops
 ARTIFACTS ?= artifacts
 
 .PHONY: help setup espeak demo test lint unit integration functions-py313 sam-check ops-venv ops-test \
-        data train package serve invoke stack-up stack-down train-sagemaker bench fmt clean
+        data train package serve invoke stack-up stack-down train-sagemaker bench bench-asr fmt clean
 
 help:
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -92,10 +92,10 @@ serve: setup ## serve $(ARTIFACTS)/model on 127.0.0.1:8080 (SageMaker container 
 	$(PY) -m churn_model.serving.server --model $(ARTIFACTS)/model $(ARGS)
 
 invoke: setup ## run one function on one event against the local stack: FUNCTION=... EVENT=events/...
-	$(PY) -m churn_local.invoke $(FUNCTION) $(EVENT)
+	$(PY) -m churn_local.invoke $(FUNCTION) $(EVENT) $(INVOKE_ARGS)
 
 stack-up: setup ## start the local stack in the background
-	$(PY) -m churn_local.stack up
+	$(PY) -m churn_local.stack up $(STACK_ARGS)
 
 stack-down: setup ## stop the local stack
 	$(PY) -m churn_local.stack down
@@ -107,6 +107,9 @@ bench: setup ## the benchmarks (print figures)
 	$(PY) model/benchmarks/bench_encoder.py
 	$(PY) model/benchmarks/bench_serving.py
 	$(PY) local/benchmarks/bench_pipeline.py
+
+bench-asr: setup espeak ## WER and real-time factor of the local speech recognition
+	$(PY) local/benchmarks/bench_asr.py --calls 3 --max-seconds 60
 
 fmt: setup
 	$(VENV)/bin/ruff check --fix .

@@ -33,7 +33,9 @@ def _training_code_digest() -> str:
 
     digest = hashlib.sha256()
     package = ROOT / "model" / "churn_model"
-    sources = [p for p in sorted(package.rglob("*")) if p.suffix in (".py", ".jsonl") and "serving" not in p.parts]
+    sources = [
+        p for p in sorted(package.rglob("*")) if p.suffix in (".py", ".jsonl") and "serving" not in p.parts
+    ]
     sources += sorted((ROOT / "functions" / "shared" / "churn_contracts").glob("*.py"))
     sources.append(Path(__file__))  # this fixture's own recipe
     for path in sources:
@@ -56,7 +58,10 @@ def _train_tiny_model(target: Path) -> None:
     write_dataset(data, rows=TINY_MODEL_ROWS, test_fraction=0.2, seed=2024)
     config = TrainConfig(n_estimators=TINY_MODEL_TREES, seed=0, progress=False)
     train_model(
-        data / "train.jsonl", work / "model", test_path=data / "test.jsonl", config=config,
+        data / "train.jsonl",
+        work / "model",
+        test_path=data / "test.jsonl",
+        config=config,
         model_version="tiny-test-model",
     )
     shutil.rmtree(data)

@@ -39,7 +39,6 @@ from .profiles import load_profiles, print_report
 from .scenario import Observer, Pipeline, RetentionTeam, Upload, call_items, turns_of, upload, wait_for_calls
 from .stack import STATE_DIR, STATE_FILE, LocalStack, read_state
 
-ROOT = Path.cwd()
 SMALL_ROWS = 2000
 FULL_ROWS = 50_000
 SEED = 7
@@ -104,7 +103,7 @@ def run_streaming(command: Sequence[str], prefix: str) -> None:
 def _digest(paths: Sequence[Path]) -> str:
     digest = hashlib.sha256()
     for path in sorted(paths):
-        digest.update(str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path).encode())
+        digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -123,7 +122,10 @@ def prepare_data(rows: int, data_dir: Path) -> Path:
 
 def prepare_model(data_dir: Path, model_dir: Path, retrain: bool) -> Path:
     """Train unless the model in ``model_dir`` was trained from these data and this code."""
-    code = [p for p in (ROOT / "model" / "churn_model").rglob("*.py") if "serving" not in p.parts]
+    import churn_model
+
+    package = Path(churn_model.__file__).parent
+    code = [p for p in package.rglob("*.py") if "serving" not in p.relative_to(package).parts]
     inputs = _digest([data_dir / "train.jsonl", data_dir / "test.jsonl", *code])
     stamp = model_dir.with_name(model_dir.name + ".inputs.sha256")
     if not retrain and model_dir.is_dir() and stamp.is_file() and stamp.read_text().strip() == inputs:

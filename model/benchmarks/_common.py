@@ -19,7 +19,9 @@ def timer() -> Iterator[dict[str, float]]:
         box["s"] = time.perf_counter() - started
 
 
-def generated_data(directory: Path, rows: int, *, seed: int = 7, test_fraction: float = 0.1) -> dict[str, Any]:
+def generated_data(
+    directory: Path, rows: int, *, seed: int = 7, test_fraction: float = 0.1
+) -> dict[str, Any]:
     """train.jsonl/test.jsonl/oracle.json from the generator, reused if already there."""
     import json
 
@@ -28,8 +30,10 @@ def generated_data(directory: Path, rows: int, *, seed: int = 7, test_fraction: 
     oracle = directory / "oracle.json"
     if oracle.is_file():
         report = json.loads(oracle.read_text())
-        if report.get("rows") == rows and report.get("seed") == seed and report["test"]["rows"] == round(
-            rows * test_fraction
+        if (
+            report.get("rows") == rows
+            and report.get("seed") == seed
+            and report["test"]["rows"] == round(rows * test_fraction)
         ):
             return report
     return write_dataset(directory, rows=rows, test_fraction=test_fraction, seed=seed, progress=True)

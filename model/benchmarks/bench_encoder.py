@@ -17,7 +17,6 @@ import statistics
 import time
 
 import numpy as np
-
 from _common import timer
 
 
@@ -29,18 +28,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
 
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-
     from churn_model.data import generate_rows
     from churn_model.encoder import SentenceEncoder, load_sentence_model, packaged_model_path
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
 
     rows = generate_rows(args.rows, seed=args.seed)
     texts = [r["text"] for r in rows]
     labels = np.array([r["y"] for r in rows])
     words = [len(t.split()) for t in texts]
-    print(f"{len(texts)} texts, words per text: median {statistics.median(words):.0f}, "
-          f"p10 {np.percentile(words, 10):.0f}, p90 {np.percentile(words, 90):.0f}")
+    print(
+        f"{len(texts)} texts, words per text: median {statistics.median(words):.0f}, "
+        f"p10 {np.percentile(words, 10):.0f}, p90 {np.percentile(words, 90):.0f}"
+    )
 
     fp32 = SentenceEncoder(device="cpu", quantize=False, batch_size=args.batch_size)
     int8 = SentenceEncoder(device="cpu", quantize=True, batch_size=args.batch_size)
@@ -76,12 +76,20 @@ def main() -> None:
     batch_cosine = (single_int8 * v_int8[:200]).sum(axis=1)
 
     print(f"seed loop (fp32, one row per encode): {seed_rate:7.1f} texts/s")
-    print(f"batched fp32 (batch {args.batch_size}):            {rate_fp32:7.1f} texts/s  = {rate_fp32 / seed_rate:.1f}x seed")
-    print(f"batched int8 (batch {args.batch_size}):            {rate_int8:7.1f} texts/s  = {rate_int8 / seed_rate:.1f}x seed, "
-          f"{rate_int8 / rate_fp32:.2f}x fp32")
+    print(
+        f"batched fp32 (batch {args.batch_size}):            {rate_fp32:7.1f} texts/s  = {rate_fp32 / seed_rate:.1f}x seed"
+    )
+    print(
+        f"batched int8 (batch {args.batch_size}):            {rate_int8:7.1f} texts/s  = {rate_int8 / seed_rate:.1f}x seed, "
+        f"{rate_int8 / rate_fp32:.2f}x fp32"
+    )
     print(f"one text: fp32 {ms_fp32:.1f} ms, int8 {ms_int8:.1f} ms (median of {min(100, len(loop_texts))})")
-    print(f"int8 vs fp32 cosine: mean {cosine.mean():.4f}, p1 {np.percentile(cosine, 1):.4f}, min {cosine.min():.4f}")
-    print(f"int8 batch 1 vs batch {args.batch_size} cosine: mean {batch_cosine.mean():.4f}, min {batch_cosine.min():.4f}")
+    print(
+        f"int8 vs fp32 cosine: mean {cosine.mean():.4f}, p1 {np.percentile(cosine, 1):.4f}, min {cosine.min():.4f}"
+    )
+    print(
+        f"int8 batch 1 vs batch {args.batch_size} cosine: mean {batch_cosine.mean():.4f}, min {batch_cosine.min():.4f}"
+    )
 
     cut = int(len(texts) * 0.7)
     if len(set(labels[:cut])) == 2 and len(set(labels[cut:])) == 2:
@@ -89,8 +97,10 @@ def main() -> None:
         for name, vectors in (("fp32", v_fp32), ("int8", v_int8)):
             clf = LogisticRegression(C=1.0, max_iter=2000).fit(vectors[:cut], labels[:cut])
             aucs[name] = roc_auc_score(labels[cut:], clf.predict_proba(vectors[cut:])[:, 1])
-        print(f"text-only logreg test AUC ({len(texts) - cut} rows): fp32 {aucs['fp32']:.4f}, "
-              f"int8 {aucs['int8']:.4f}, change {aucs['int8'] - aucs['fp32']:+.4f}")
+        print(
+            f"text-only logreg test AUC ({len(texts) - cut} rows): fp32 {aucs['fp32']:.4f}, "
+            f"int8 {aucs['int8']:.4f}, change {aucs['int8'] - aucs['fp32']:+.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from _common import generated_data, timer
 
 # name -> (classifier, n_estimators, class_weight, extra params)
@@ -39,12 +38,11 @@ def main() -> None:
     parser.add_argument("--quantize", choices=("auto", "true", "false"), default="auto")
     args = parser.parse_args()
 
-    from sklearn.metrics import roc_auc_score
-
     from churn_contracts.endpoint import FeatureSpec
     from churn_model import dataio
     from churn_model.evaluate import oracle_auc
     from churn_model.train import TrainConfig, fit_pipeline, score
+    from sklearn.metrics import roc_auc_score
 
     data = args.data or Path(f"artifacts/bench-data-{args.rows}")
     oracle = generated_data(data, args.rows, test_fraction=args.test_fraction)
@@ -65,9 +63,15 @@ def main() -> None:
         for name in args.variants.split(","):
             classifier, n_estimators, class_weight, params = VARIANTS[name]
             config = TrainConfig(
-                spec=specs[feature_set], classifier=classifier, n_estimators=n_estimators,
-                class_weight=class_weight, classifier_params=params, seed=0,
-                embedding_cache=str(args.embedding_cache), quantize=quantize, progress=False,
+                spec=specs[feature_set],
+                classifier=classifier,
+                n_estimators=n_estimators,
+                class_weight=class_weight,
+                classifier_params=params,
+                seed=0,
+                embedding_cache=str(args.embedding_cache),
+                quantize=quantize,
+                progress=False,
             )
             with timer() as took:
                 pipeline, _, _ = fit_pipeline(train, y_train, config)
@@ -75,8 +79,11 @@ def main() -> None:
             auc = roc_auc_score(y_test, p)
             ratio = auc / reference if reference else float("nan")
             results.append((feature_set, name, auc, reference, ratio))
-            print(f"{feature_set:8s} {name:13s} test AUC {auc:.4f}  oracle {reference:.4f}  "
-                  f"ratio {ratio:.4f}  ({took['s']:.1f} s)", flush=True)
+            print(
+                f"{feature_set:8s} {name:13s} test AUC {auc:.4f}  oracle {reference:.4f}  "
+                f"ratio {ratio:.4f}  ({took['s']:.1f} s)",
+                flush=True,
+            )
     best = max((r for r in results if r[0] == "both"), key=lambda r: r[2], default=None)
     if best:
         print(f"best for both: {best[1]} (AUC {best[2]:.4f}, {best[4]:.4f} x oracle; goal >= 0.98)")

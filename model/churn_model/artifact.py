@@ -24,9 +24,8 @@ from typing import Any
 
 import joblib
 import numpy as np
-from sklearn.pipeline import Pipeline
-
 from churn_contracts.endpoint import FeatureSpec
+from sklearn.pipeline import Pipeline
 
 from .pipeline import encoders, set_n_jobs, to_matrix
 
@@ -55,7 +54,9 @@ class ChurnModel:
         self.model_version: str = str(metadata["model_version"])
         classes = list(pipeline.classes_)
         if 1 not in classes:
-            raise ValueError(f"{model_dir}: the classifier was not trained on a positive class (classes {classes})")
+            raise ValueError(
+                f"{model_dir}: the classifier was not trained on a positive class (classes {classes})"
+            )
         self._positive = classes.index(1)
 
     def predict_proba(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
@@ -79,7 +80,9 @@ class ChurnModel:
         return dict(self.metadata.get("thresholds", {}))
 
 
-def load_model(model_dir: str | Path, *, device: str | None = None, quantize: bool | None = None) -> ChurnModel:
+def load_model(
+    model_dir: str | Path, *, device: str | None = None, quantize: bool | None = None
+) -> ChurnModel:
     """Load an artifact directory. ``device`` None picks CUDA when present;
     ``quantize`` None means dynamic int8 on CPU and full precision on GPU."""
     model_dir = Path(model_dir).resolve()

@@ -6,6 +6,7 @@ a bad row among 45,000 is found at once and nothing is silently dropped.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from churn_contracts.endpoint import FeatureSpec
 
 # In a directory only these are read, so the generator's oracle.json stays out.
@@ -106,7 +106,9 @@ def _read_csv(file: Path, dataset: Dataset) -> None:
                     continue
                 if len(row) != len(header):
                     raise DataError(f"{where}: expected {len(header)} fields, got {len(row)}")
-                dataset.records.append({h: (v if v.strip() else None) for h, v in zip(header, row, strict=True)})
+                dataset.records.append(
+                    {h: (v if v.strip() else None) for h, v in zip(header, row, strict=True)}
+                )
                 dataset.where.append(where)
         except csv.Error as exc:
             raise DataError(f"{file.name} line {reader.line_num}: malformed CSV ({exc})") from None
@@ -138,7 +140,9 @@ def parse_label(value: Any, positive_label: str | None, where: str) -> int:
         return 1
     if token in NEGATIVES:
         return 0
-    wanted = f"the positive label {positive_label!r}" if positive_label is not None else "a recognised positive"
+    wanted = (
+        f"the positive label {positive_label!r}" if positive_label is not None else "a recognised positive"
+    )
     raise DataError(
         f"{where}: label {value!r} is neither {wanted} nor a recognised negative "
         f"(0, false, no, False., ...); set --positive-label"
@@ -154,10 +158,8 @@ def _number(value: Any, name: str, where: str) -> float:
     if isinstance(value, (int, float)):
         number = float(value)
     elif isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             number = float(value)
-        except ValueError:
-            pass
     if math.isfinite(number):
         return number
     if isinstance(value, float) and math.isnan(value):

@@ -103,7 +103,9 @@ def load_sentence_model(path: Path, device: str, quantize: bool) -> SentenceTran
 
                     # Per-channel weight scales: as fast as per-tensor here, and much
                     # closer to fp32 (cosine ~0.98 against ~0.93 on generated calls).
-                    model = quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+                    model = quantize_dynamic(
+                        model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
+                    )
             _LOADED[key] = model
         return _LOADED[key]
 
@@ -293,9 +295,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return pieces, np.asarray(owners), np.asarray(weights, dtype=np.float64)
 
 
-def _token_windows(
-    text: str, offsets: Sequence[tuple[int, int]], window: int
-) -> Iterable[tuple[str, int]]:
+def _token_windows(text: str, offsets: Sequence[tuple[int, int]], window: int) -> Iterable[tuple[str, int]]:
     for start in range(0, len(offsets), window):
         span = offsets[start : start + window]
         yield text[span[0][0] : span[-1][1]], len(span)

@@ -55,7 +55,11 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float = DECISION_THR
 
 
 def suggest_thresholds(
-    y: np.ndarray, p: np.ndarray, *, high_precision: float = HIGH_PRECISION, medium_recall: float = MEDIUM_RECALL
+    y: np.ndarray,
+    p: np.ndarray,
+    *,
+    high_precision: float = HIGH_PRECISION,
+    medium_recall: float = MEDIUM_RECALL,
 ) -> dict[str, Any]:
     precision, recall, thresholds = precision_recall_curve(y, p)
     # precision/recall have one more entry than thresholds (the end point).
@@ -68,7 +72,9 @@ def suggest_thresholds(
         best = int(np.argmax(precision))
         high = float(thresholds[best])
         high_at = {"precision": float(precision[best]), "recall": float(recall[best])}
-        logger.warning("precision never reaches %.2f; the high threshold is the most precise one", high_precision)
+        logger.warning(
+            "precision never reaches %.2f; the high threshold is the most precise one", high_precision
+        )
     catching = np.flatnonzero(recall >= medium_recall)
     medium = float(thresholds[catching[-1]]) if catching.size else float(thresholds[0])
     medium = min(medium, high)
@@ -101,7 +107,9 @@ def read_oracle(data_path: Path | None) -> dict[str, Any] | None:
         return None
 
 
-def oracle_auc(oracle: Mapping[str, Any] | None, feature_set: str = "both", split: str = "test") -> float | None:
+def oracle_auc(
+    oracle: Mapping[str, Any] | None, feature_set: str = "both", split: str = "test"
+) -> float | None:
     """Pick one oracle AUC out of the generator's file, whatever its nesting."""
     if not oracle:
         return None

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from churn_contracts.endpoint import FeatureSpec
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -18,8 +19,6 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-from churn_contracts.endpoint import FeatureSpec
 
 from .encoder import SentenceEncoder
 
@@ -117,7 +116,11 @@ def build_pipeline(
         steps.append((f"text:{name}", encoder, columns[name]))
     features = ColumnTransformer(steps, sparse_threshold=0.0)
     model = build_classifier(
-        classifier, n_estimators=n_estimators, class_weight=class_weight, seed=seed, n_jobs=n_jobs,
+        classifier,
+        n_estimators=n_estimators,
+        class_weight=class_weight,
+        seed=seed,
+        n_jobs=n_jobs,
         **classifier_params,
     )
     return Pipeline([("features", features), ("classifier", model)])

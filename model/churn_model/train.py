@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from churn_contracts.endpoint import FeatureSpec
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
-
-from churn_contracts.endpoint import FeatureSpec
 
 from . import dataio, evaluate
 from .artifact import METRICS_FILE, save_model
@@ -109,7 +108,9 @@ def fit_pipeline(
     return pipeline, classifier.predict_proba(matrix)[:, positive], encoded
 
 
-def _fit_classifier(classifier: BaseEstimator, matrix: np.ndarray, labels: np.ndarray, *, progress: bool) -> None:
+def _fit_classifier(
+    classifier: BaseEstimator, matrix: np.ndarray, labels: np.ndarray, *, progress: bool
+) -> None:
     from tqdm.auto import tqdm
 
     if isinstance(classifier, RandomForestClassifier):
@@ -162,7 +163,10 @@ def train_model(
     test_records, y_test = (None, None)
     if test_path is not None:
         test_records, y_test = dataio.load(
-            test_path, config.spec, label_name=config.label_name, positive_label=config.positive_label,
+            test_path,
+            config.spec,
+            label_name=config.label_name,
+            positive_label=config.positive_label,
             name="test",
         )
     seconds["read"] = time.perf_counter() - started
@@ -273,7 +277,9 @@ def _class_weight(value: str) -> str | None:
         return None
     if lowered in ("balanced", "balanced_subsample"):
         return lowered
-    raise argparse.ArgumentTypeError(f"class weight must be none, balanced or balanced_subsample, got {value!r}")
+    raise argparse.ArgumentTypeError(
+        f"class weight must be none, balanced or balanced_subsample, got {value!r}"
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -283,10 +289,14 @@ def parser() -> argparse.ArgumentParser:
         description="Train the churn model (SageMaker training script or local command).",
     )
     paths = p.add_argument_group("data and output (SageMaker sets them through SM_* variables)")
-    paths.add_argument("--train", default=env.get("SM_CHANNEL_TRAIN"), help="JSON Lines/CSV file or directory")
+    paths.add_argument(
+        "--train", default=env.get("SM_CHANNEL_TRAIN"), help="JSON Lines/CSV file or directory"
+    )
     paths.add_argument("--test", default=env.get("SM_CHANNEL_TEST"), help="JSON Lines/CSV file or directory")
     paths.add_argument("--model-dir", default=env.get("SM_MODEL_DIR"), help="where the artifact is written")
-    paths.add_argument("--output-data-dir", default=env.get("SM_OUTPUT_DATA_DIR"), help="extra copy of metrics")
+    paths.add_argument(
+        "--output-data-dir", default=env.get("SM_OUTPUT_DATA_DIR"), help="extra copy of metrics"
+    )
 
     features = p.add_argument_group("features (the seed's names)")
     features.add_argument("--numerical-feature-names", default=SEED_NUMERICAL)
@@ -294,13 +304,19 @@ def parser() -> argparse.ArgumentParser:
     features.add_argument("--textual-feature-names", default=SEED_TEXTUAL, help="empty: tabular only")
     features.add_argument("--label-name", default=SEED_LABEL)
     features.add_argument(
-        "--positive-label", default=None, help="the label value meaning churn (e.g. 'True.'); default 1/true/yes"
+        "--positive-label",
+        default=None,
+        help="the label value meaning churn (e.g. 'True.'); default 1/true/yes",
     )
 
     model = p.add_argument_group("model")
     model.add_argument("--classifier", choices=CLASSIFIERS, default="rf")
-    model.add_argument("--n-estimators", type=int, default=100, help="trees (rf) or boosting iterations (hgb)")
-    model.add_argument("--class-weight", type=_class_weight, default=None, help="none, balanced, balanced_subsample")
+    model.add_argument(
+        "--n-estimators", type=int, default=100, help="trees (rf) or boosting iterations (hgb)"
+    )
+    model.add_argument(
+        "--class-weight", type=_class_weight, default=None, help="none, balanced, balanced_subsample"
+    )
     model.add_argument("--seed", type=int, default=0)
     model.add_argument("--max-depth", type=int, default=None)
     model.add_argument("--min-samples-leaf", type=int, default=1)
@@ -311,7 +327,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, default=64)
     run.add_argument("--embedding-cache", default=None, help="directory for cached text embeddings")
     run.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when present)")
-    run.add_argument("--quantize", type=_optional_bool, default=None, help="int8 encoder: auto (CPU), true, false")
+    run.add_argument(
+        "--quantize", type=_optional_bool, default=None, help="int8 encoder: auto (CPU), true, false"
+    )
     run.add_argument("--model-version", default=None)
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--no-plots", action="store_true")

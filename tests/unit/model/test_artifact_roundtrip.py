@@ -11,11 +11,11 @@ import pytest
 
 pytest.importorskip("sentence_transformers")
 
-from churn_contracts.endpoint import FeatureSpec  # noqa: E402
-from churn_model.artifact import load_model, save_model  # noqa: E402
-from churn_model.data import generate_rows  # noqa: E402
-from churn_model.pipeline import encoders  # noqa: E402
-from churn_model.train import TrainConfig, fit_pipeline, score  # noqa: E402
+from churn_contracts.endpoint import FeatureSpec
+from churn_model.artifact import load_model, save_model
+from churn_model.data import generate_rows
+from churn_model.pipeline import encoders
+from churn_model.train import TrainConfig, fit_pipeline, score
 
 pytestmark = pytest.mark.slow
 
@@ -48,12 +48,16 @@ def test_the_artifact_is_relocatable_and_refers_to_its_own_encoder(tiny_model_di
     model = load_model(moved)
     assert {e.resolved_path for e in encoders(model.pipeline)} == {moved.resolve() / "encoder"}
     rows = generate_rows(5, seed=5)
-    np.testing.assert_allclose(model.predict_proba(rows), load_model(tiny_model_dir).predict_proba(rows), atol=1e-9)
+    np.testing.assert_allclose(
+        model.predict_proba(rows), load_model(tiny_model_dir).predict_proba(rows), atol=1e-9
+    )
 
 
 def test_predict_proba_contract(tiny_model_dir):
     model = load_model(tiny_model_dir, device="cpu")
-    assert model.spec == FeatureSpec.from_dict(json.loads((tiny_model_dir / "feature_names.json").read_text()))
+    assert model.spec == FeatureSpec.from_dict(
+        json.loads((tiny_model_dir / "feature_names.json").read_text())
+    )
     assert model.metadata["model_version"] == model.model_version == "tiny-test-model"
     thresholds = model.metadata["thresholds"]
     assert 0.0 <= thresholds["medium"] <= thresholds["high"] <= 1.0
@@ -66,7 +70,9 @@ def test_predict_proba_contract(tiny_model_dir):
     assert ((batch >= 0) & (batch <= 1)).all()
     np.testing.assert_allclose(model.predict_proba(rows), batch, atol=1e-12)  # deterministic
     # Every feature missing, unknown categories, no call text: still a probability.
-    odd = model.predict_proba([dict.fromkeys(model.spec.all), {"State": "Atlantis", "plan": "Z", "text": None}])
+    odd = model.predict_proba(
+        [dict.fromkeys(model.spec.all), {"State": "Atlantis", "plan": "Z", "text": None}]
+    )
     assert odd.shape == (2,)
     assert np.isfinite(odd).all()
     assert model.predict_proba([]).shape == (0,)

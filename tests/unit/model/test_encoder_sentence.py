@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("sentence_transformers")
 
-from churn_model.encoder import SentenceEncoder, as_texts  # noqa: E402
+from churn_model.encoder import SentenceEncoder, as_texts
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from churn_contracts.endpoint import FeatureSpec  # noqa: E402
-from churn_model import dataio  # noqa: E402
-from churn_model.train import main  # noqa: E402
+from churn_contracts.endpoint import FeatureSpec
+from churn_model import dataio
+from churn_model.train import main
 
 SPEC = FeatureSpec(("CustServ Calls", "Account Length"), ("plan",), ())
 
@@ -49,14 +49,18 @@ def test_csv_row_with_wrong_field_count_is_reported_by_line(tmp_path):
 
 def test_a_value_that_is_not_a_number_is_reported(tmp_path):
     path = write_jsonl(tmp_path / "train.jsonl", [row(), row(1, **{"Account Length": "long"})])
-    with pytest.raises(dataio.DataError, match=r"line 2: column 'Account Length' must be a number, got 'long'"):
+    with pytest.raises(
+        dataio.DataError, match=r"line 2: column 'Account Length' must be a number, got 'long'"
+    ):
         load(path)
 
 
 def test_feature_columns_missing_from_the_data_are_named(tmp_path):
     path = write_jsonl(tmp_path / "train.jsonl", [row(), row(1)])
     spec = FeatureSpec(("CustServ Calls", "Day Mins", "Eve Mins"), ("plan",), ())
-    with pytest.raises(dataio.DataError, match=r"feature columns named in the flags but missing.*'Day Mins', 'Eve Mins'"):
+    with pytest.raises(
+        dataio.DataError, match=r"feature columns named in the flags but missing.*'Day Mins', 'Eve Mins'"
+    ):
         load(path, spec)
 
 
@@ -98,15 +102,24 @@ def test_empty_training_set(tmp_path):
 
 def test_a_directory_without_data_files(tmp_path):
     (tmp_path / "oracle.json").write_text("{}")
-    with pytest.raises(dataio.DataError, match="no .jsonl or .csv files"):
+    with pytest.raises(dataio.DataError, match=r"no \.jsonl or \.csv files"):
         load(tmp_path)
 
 
 def test_cli_reports_bad_input_as_one_clear_line(tmp_path, capsys):
     train = write_jsonl(tmp_path / "train.jsonl", [row(0), row("perhaps")])
     code = main(
-        ["--train", str(train), "--model-dir", str(tmp_path / "model"), "--categorical-feature-names", "plan",
-         "--textual-feature-names", "", "--no-progress"]
+        [
+            "--train",
+            str(train),
+            "--model-dir",
+            str(tmp_path / "model"),
+            "--categorical-feature-names",
+            "plan",
+            "--textual-feature-names",
+            "",
+            "--no-progress",
+        ]
     )
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -118,8 +131,17 @@ def test_cli_reports_bad_input_as_one_clear_line(tmp_path, capsys):
 def test_one_class_only_is_refused(tmp_path, capsys):
     train = write_jsonl(tmp_path / "train.jsonl", [row(0), row(0)])
     code = main(
-        ["--train", str(train), "--model-dir", str(tmp_path / "model"), "--categorical-feature-names", "plan",
-         "--textual-feature-names", "", "--no-progress"]
+        [
+            "--train",
+            str(train),
+            "--model-dir",
+            str(tmp_path / "model"),
+            "--categorical-feature-names",
+            "plan",
+            "--textual-feature-names",
+            "",
+            "--no-progress",
+        ]
     )
     assert code == 2
     assert "both classes are needed" in capsys.readouterr().err

@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from churn_model.artifact import load_model  # noqa: E402
-from churn_model.train import main  # noqa: E402
+from churn_model.artifact import load_model
+from churn_model.train import main
 
 
 def public_style_csv(path, n=240, seed=0):
@@ -28,17 +28,30 @@ def public_style_csv(path, n=240, seed=0):
             risk = 0.15 * calls + (day > 260) * 0.9 + (plan == "yes") * 0.5
             churn = rng.random() < risk / 2.5
             day_text = "" if rng.random() < 0.05 else f"{day:.1f}"  # a few missing values
-            writer.writerow([rng.choice(["NY", "CA", "TX"]), rng.randint(1, 200), plan, day_text, calls,
-                             "True." if churn else "False."])
+            writer.writerow(
+                [
+                    rng.choice(["NY", "CA", "TX"]),
+                    rng.randint(1, 200),
+                    plan,
+                    day_text,
+                    calls,
+                    "True." if churn else "False.",
+                ]
+            )
     return path
 
 
 TABULAR_FLAGS = [
-    "--numerical-feature-names", "Account Length,Day Mins,CustServ Calls",
-    "--categorical-feature-names", "State,Int'l Plan",
-    "--textual-feature-names", "",
-    "--label-name", "Churn?",
-    "--positive-label", "True.",
+    "--numerical-feature-names",
+    "Account Length,Day Mins,CustServ Calls",
+    "--categorical-feature-names",
+    "State,Int'l Plan",
+    "--textual-feature-names",
+    "",
+    "--label-name",
+    "Churn?",
+    "--positive-label",
+    "True.",
     "--no-progress",
 ]
 
@@ -47,8 +60,19 @@ def test_csv_with_other_names_and_true_false_labels_tabular_only(tmp_path, capsy
     train = public_style_csv(tmp_path / "train.csv", seed=1)
     test = public_style_csv(tmp_path / "test.csv", n=120, seed=2)
     model_dir = tmp_path / "model"
-    code = main(["--train", str(train), "--test", str(test), "--model-dir", str(model_dir), "--n-estimators", "40",
-                 *TABULAR_FLAGS])
+    code = main(
+        [
+            "--train",
+            str(train),
+            "--test",
+            str(test),
+            "--model-dir",
+            str(model_dir),
+            "--n-estimators",
+            "40",
+            *TABULAR_FLAGS,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "test  n=   120 auc=" in out
@@ -65,17 +89,41 @@ def test_csv_with_other_names_and_true_false_labels_tabular_only(tmp_path, capsy
         assert (model_dir / name).stat().st_size > 1000
 
     model = load_model(model_dir)
-    p = model.predict_proba([{"Account Length": 10, "Day Mins": 320.0, "CustServ Calls": 6, "State": "NY",
-                              "Int'l Plan": "yes"}, {}])
+    p = model.predict_proba(
+        [
+            {
+                "Account Length": 10,
+                "Day Mins": 320.0,
+                "CustServ Calls": 6,
+                "State": "NY",
+                "Int'l Plan": "yes",
+            },
+            {},
+        ]
+    )
     assert p.shape == (2,)
-    assert 0.0 <= p.min() and p.max() <= 1.0
+    assert p.min() >= 0.0 and p.max() <= 1.0
 
 
 @pytest.mark.parametrize("classifier", ["hgb", "logreg"])
 def test_other_classifiers_train(tmp_path, classifier, capsys):
     train = public_style_csv(tmp_path / "train.csv", seed=3)
-    code = main(["--train", str(train), "--model-dir", str(tmp_path / "m"), "--classifier", classifier,
-                 "--class-weight", "balanced", "--n-estimators", "30", "--no-plots", *TABULAR_FLAGS])
+    code = main(
+        [
+            "--train",
+            str(train),
+            "--model-dir",
+            str(tmp_path / "m"),
+            "--classifier",
+            classifier,
+            "--class-weight",
+            "balanced",
+            "--n-estimators",
+            "30",
+            "--no-plots",
+            *TABULAR_FLAGS,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     metadata = json.loads((tmp_path / "m" / "model.json").read_text())
     assert metadata["classifier"] == classifier
@@ -114,8 +162,16 @@ def test_reports_missing_paths_clearly(tmp_path, capsys, monkeypatch):
 @pytest.mark.slow
 def test_tiny_model_artifact_is_complete(tiny_model_dir):
     names = {p.name for p in tiny_model_dir.iterdir()}
-    assert {"model.joblib", "feature_names.json", "model.json", "metrics.json", "encoder",
-            "roc.png", "precision_recall.png", "calibration.png"} <= names
+    assert {
+        "model.joblib",
+        "feature_names.json",
+        "model.json",
+        "metrics.json",
+        "encoder",
+        "roc.png",
+        "precision_recall.png",
+        "calibration.png",
+    } <= names
     assert (tiny_model_dir / "encoder" / "model.safetensors").is_file()
     assert (tiny_model_dir / "encoder" / "modules.json").is_file()
     # The pipeline refers to the encoder; it does not carry its 90 MB of weights.
