@@ -21,9 +21,12 @@ VARIANTS: dict[str, tuple[str, int, str | None, dict[str, Any]]] = {
     "rf": ("rf", 100, None, {}),
     "rf-leaf5": ("rf", 300, "balanced_subsample", {"min_samples_leaf": 5}),
     "hgb": ("hgb", 200, None, {"learning_rate": 0.05}),
+    "hgb-100": ("hgb", 100, None, {"learning_rate": 0.1}),
+    "hgb-shallow": ("hgb", 300, None, {"learning_rate": 0.05, "max_depth": 3, "min_samples_leaf": 40}),
     "hgb-balanced": ("hgb", 200, "balanced", {"learning_rate": 0.05}),
     "logreg": ("logreg", 100, None, {"c": 0.1}),
-    "logreg-c1": ("logreg", 100, None, {"c": 1.0}),
+    "logreg-c0.01": ("logreg", 100, None, {"c": 0.01}),
+    "logreg-c0.03": ("logreg", 100, None, {"c": 0.03}),
 }
 
 
@@ -35,7 +38,8 @@ def main() -> None:
     parser.add_argument("--embedding-cache", type=Path, default=Path("artifacts/embedding-cache"))
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"of {', '.join(VARIANTS)}")
     parser.add_argument("--feature-sets", default="profile,text,both")
-    parser.add_argument("--quantize", choices=("auto", "true", "false"), default="auto")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "int8"), default=None, help="default: auto")
+    parser.add_argument("--text-granularity", choices=("sentence", "text"), default="sentence")
     args = parser.parse_args()
 
     from churn_contracts.endpoint import FeatureSpec
@@ -50,7 +54,6 @@ def main() -> None:
     train, y_train = dataio.load(data / "train.jsonl", full, label_name="y")
     test, y_test = dataio.load(data / "test.jsonl", full, label_name="y", name="test")
     print(f"{len(train)} train / {len(test)} test rows; churn {y_train.mean():.3f} / {y_test.mean():.3f}")
-    quantize = {"auto": None, "true": True, "false": False}[args.quantize]
 
     specs = {
         "profile": FeatureSpec(full.numerical, full.categorical, ()),
@@ -70,7 +73,7 @@ def main() -> None:
                 classifier_params=params,
                 seed=0,
                 embedding_cache=str(args.embedding_cache),
-                quantize=quantize,
+                precision=args.precision,
                 progress=False,
             )
             with timer() as took:

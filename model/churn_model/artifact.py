@@ -81,10 +81,10 @@ class ChurnModel:
 
 
 def load_model(
-    model_dir: str | Path, *, device: str | None = None, quantize: bool | None = None
+    model_dir: str | Path, *, device: str | None = None, precision: str | None = None
 ) -> ChurnModel:
     """Load an artifact directory. ``device`` None picks CUDA when present;
-    ``quantize`` None means dynamic int8 on CPU and full precision on GPU."""
+    ``precision`` None picks the encoder's default for the device (see encoder.py)."""
     model_dir = Path(model_dir).resolve()
     for required in (MODEL_FILE, FEATURES_FILE, METADATA_FILE):
         if not (model_dir / required).is_file():
@@ -97,7 +97,7 @@ def load_model(
         if encoder.model_path and not Path(encoder.model_path).is_absolute():
             encoder.model_path = str(model_dir / encoder.model_path)
         encoder.device = device
-        encoder.quantize = quantize
+        encoder.precision = precision
         encoder.cache_dir = None
         encoder.show_progress_bar = False
     set_n_jobs(pipeline, None)  # decided per call through joblib.parallel_config
@@ -135,7 +135,7 @@ def save_model(
     try:
         for encoder in found:
             encoder.set_params(
-                model_path=ENCODER_DIR, device=None, quantize=None, cache_dir=None, show_progress_bar=False
+                model_path=ENCODER_DIR, device=None, precision=None, cache_dir=None, show_progress_bar=False
             )
         joblib.dump(pipeline, model_dir / MODEL_FILE, compress=3)
     finally:

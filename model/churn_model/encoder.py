@@ -7,19 +7,26 @@ the network is (re)loaded lazily, from files on disk, never from a model hub.
 Behaviour worth knowing:
 - Missing text (``None``, NaN) is embedded as the empty string, so a record with
   no call still gets a (constant) embedding and the classifier sees "no call".
-- Text longer than the encoder's window (256 tokens) is cut into token windows
-  at token boundaries; every window is embedded and the windows are averaged,
-  weighted by their token counts, then L2-normalised again. Nothing is dropped.
-- On CPU the Linear layers are quantised to dynamic int8 at load time (about
-  2-3x faster here); the quantised network only lives in memory. Dynamic int8
-  scales activations per batch, so a text's int8 vector moves slightly with its
-  batch-mates (cosine ~0.96-0.99 between batch sizes 1 and 64); fp32 does not.
+- By default a text is split into sentences, each sentence is embedded (short
+  pieces: about twice the throughput of whole calls here, and a sharper tone
+  signal), and the sentence vectors are averaged with weights rising from 1 to
+  2 over the call, then L2-normalised again.
+- Any piece longer than the encoder's window (256 tokens) is cut into token
+  windows at token boundaries; every window is embedded and the windows are
+  averaged, weighted by their token counts. Nothing is silently cut.
+- Precision (``precision``): ``fp32``, ``bf16`` or dynamic ``int8``, chosen at
+  load time and never pickled. The default is fp32 on a GPU; on a CPU, bf16
+  where the CPU computes it natively (AVX512-BF16/AMX: about 1.7x fp32 here, with
+  cosine 0.9999 to fp32), else int8 (about 2x fp32, cosine ~0.97). Dynamic int8
+  scales activations per forward pass, so each text gets a pass of its own and
+  its vector does not depend on which other texts share the request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 import warnings
 from collections.abc import Iterable, Sequence
@@ -39,9 +46,11 @@ if TYPE_CHECKING:
 _WINDOW_MARGIN = 16
 # Bumped whenever the chunk-and-pool scheme changes, so cached vectors go stale.
 _POOLING_SCHEME = "tokwin-mean-v1"
-_QUANTISATION = "int8dyn-perchannel"
+# Sentence ends in the rendered customer text (turns are joined by one space).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_QUANTISATION = "int8dyn-perchannel-pertext"
 
-_LOADED: dict[tuple[str, str, bool], SentenceTransformer] = {}
+_LOADED: dict[tuple[str, str, str], SentenceTransformer] = {}
 _LOAD_LOCK = threading.Lock()
 _WEIGHTS_DIGEST: dict[str, str] = {}
 
@@ -81,13 +90,34 @@ def _weights_digest(path: Path) -> str:
     return _WEIGHTS_DIGEST[key]
 
 
-def load_sentence_model(path: Path, device: str, quantize: bool) -> SentenceTransformer:
-    """Load (once per process) the encoder at ``path``; int8 only on CPU."""
-    if quantize and device != "cpu":
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def cpu_has_native_bf16() -> bool:
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def default_precision(device: str) -> str:
+    """fp32 on a GPU; on a CPU, bf16 where it is native (fast and faithful), else int8."""
+    if device != "cpu":
+        return "fp32"
+    return "bf16" if cpu_has_native_bf16() else "int8"
+
+
+def load_sentence_model(path: Path, device: str, precision: str) -> SentenceTransformer:
+    """Load (once per process) the encoder at ``path`` in ``precision``; int8 only on CPU."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "int8" and device != "cpu":
         raise ValueError(f"dynamic int8 quantisation runs on CPU only, not on {device!r}")
     if not (path / "modules.json").is_file():
         raise FileNotFoundError(f"no sentence-transformers model at {path} (modules.json missing)")
-    key = (str(path.resolve()), device, quantize)
+    key = (str(path.resolve()), device, precision)
     with _LOAD_LOCK:
         if key not in _LOADED:
             _offline()
@@ -96,7 +126,9 @@ def load_sentence_model(path: Path, device: str, quantize: bool) -> SentenceTran
 
             model = SentenceTransformer(str(path), device=device, local_files_only=True)
             model.eval()
-            if quantize:
+            if precision == "bf16":
+                model = model.to(torch.bfloat16)
+            elif precision == "int8":
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
@@ -137,10 +169,15 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         In a saved artifact it is relative (``"encoder"``) and resolved on load.
     batch_size: texts per ``encode()`` batch.
     device: ``"cpu"``, ``"cuda"``...; ``None`` picks CUDA when present.
-    quantize: dynamic int8 on the Linear layers; ``None`` means "on CPU only".
+    precision: ``"fp32"``, ``"bf16"`` or ``"int8"`` (dynamic, CPU only); ``None``
+        picks :func:`default_precision` for the device.
     cache_dir: an :class:`~churn_model.cache.EmbeddingCache` directory (training
         only; the artifact is saved without it).
     show_progress_bar: a tqdm bar over the batches.
+    granularity: ``"sentence"`` embeds each sentence and pools them, later
+        sentences weighing up to twice as much (how a call ends matters most);
+        ``"text"`` embeds the text as one piece. Either way a piece longer than
+        the window is cut into token windows, so nothing is dropped.
     """
 
     def __init__(
@@ -148,16 +185,18 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         model_path: str | None = None,
         batch_size: int = 64,
         device: str | None = None,
-        quantize: bool | None = None,
+        precision: str | None = None,
         cache_dir: str | None = None,
         show_progress_bar: bool = False,
+        granularity: str = "sentence",
     ) -> None:
         self.model_path = model_path
         self.batch_size = batch_size
         self.device = device
-        self.quantize = quantize
+        self.precision = precision
         self.cache_dir = cache_dir
         self.show_progress_bar = show_progress_bar
+        self.granularity = granularity
 
     # --- scikit-learn -------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> SentenceEncoder:
@@ -181,6 +220,13 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
             state.pop(runtime, None)
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("granularity", "text")  # artifacts from before sentence pooling
+        if "quantize" in state:  # artifacts from before the precision switch
+            quantize = state.pop("quantize")
+            state["precision"] = None if quantize is None else ("int8" if quantize else "fp32")
+        self.__dict__.update(state)
+
     # --- the network -------------------------------------------------------
     @property
     def resolved_path(self) -> Path:
@@ -191,16 +237,14 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return self.device or default_device()
 
     @property
-    def quantized(self) -> bool:
-        if self.quantize is None:
-            return self.resolved_device == "cpu"
-        return bool(self.quantize)
+    def resolved_precision(self) -> str:
+        return self.precision or default_precision(self.resolved_device)
 
     @property
     def model(self) -> SentenceTransformer:
         model = self.__dict__.get("_model")
         if model is None:
-            model = load_sentence_model(self.resolved_path, self.resolved_device, self.quantized)
+            model = load_sentence_model(self.resolved_path, self.resolved_device, self.resolved_precision)
             self._model = model
         return model
 
@@ -215,9 +259,10 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     @property
     def identity(self) -> str:
         """What the vectors depend on: weights, precision, window and pooling."""
-        precision = _QUANTISATION if self.quantized else "fp32"
+        precision = _QUANTISATION if self.resolved_precision == "int8" else self.resolved_precision
         digest = _weights_digest(self.resolved_path)
-        return f"{digest}-{precision}-seq{self.model.max_seq_length}-{_POOLING_SCHEME}"
+        scheme = f"{self.granularity}-{_POOLING_SCHEME}"
+        return f"{digest}-{precision}-seq{self.model.max_seq_length}-{scheme}"
 
     def _embedding_cache(self) -> EmbeddingCache | None:
         if not self.cache_dir:
@@ -248,21 +293,70 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return np.stack(found).astype(np.float32, copy=False)
 
     def _embed_uncached(self, texts: list[str]) -> np.ndarray:
-        pieces, owners, weights = self._split(texts)
-        vectors = self.model.encode(
-            pieces,
-            batch_size=self.batch_size,
-            show_progress_bar=self.show_progress_bar,
-            convert_to_numpy=True,
-        ).astype(np.float32, copy=False)
+        pieces, owners, weights = self._pieces(texts)
+        vectors = self._encode(pieces, owners)
         if len(pieces) == len(texts):
-            return vectors
-        # Token-weighted mean of each text's windows, then back onto the unit sphere.
+            # Re-normalise in float32: a bf16 network normalises in bf16 (|v| off by ~1e-3).
+            return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        # Weighted mean of each text's pieces, then back onto the unit sphere.
         pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float64)
         np.add.at(pooled, owners, vectors * weights[:, None])
         pooled /= np.bincount(owners, weights=weights, minlength=len(texts))[:, None]
         pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return pooled.astype(np.float32)
+
+    def _encode(self, pieces: list[str], owners: np.ndarray) -> np.ndarray:
+        if self.resolved_precision != "int8":
+            return np.asarray(
+                self.model.encode(
+                    pieces,
+                    batch_size=self.batch_size,
+                    show_progress_bar=self.show_progress_bar,
+                    convert_to_numpy=True,
+                ),
+                dtype=np.float32,
+            )
+        # Dynamic int8 scales activations over the whole input tensor, so texts
+        # sharing a forward pass would shift each other's vectors (cosine ~0.96):
+        # the same record would score differently alone and in a batch. One pass
+        # per text, holding only that text's pieces, keeps a record's vector its
+        # own, at some speed: the int8 path is the fallback for CPUs without bf16.
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        stops = np.r_[starts[1:], len(pieces)]
+        groups = zip(starts.tolist(), stops.tolist(), strict=True)
+        if self.show_progress_bar:
+            from tqdm.auto import tqdm
+
+            groups = tqdm(groups, total=len(starts), desc="encoding", unit="text")
+        vectors = np.empty((len(pieces), self.dimension), dtype=np.float32)
+        for start, stop in groups:
+            vectors[start:stop] = self.model.encode(
+                pieces[start:stop], batch_size=stop - start, show_progress_bar=False, convert_to_numpy=True
+            )
+        return vectors
+
+    def _pieces(self, texts: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """What is embedded for each text: its sentences (or the whole text), cut to the window."""
+        if self.granularity == "text":
+            return self._split(texts)
+        if self.granularity != "sentence":
+            raise ValueError(f"granularity must be 'sentence' or 'text', got {self.granularity!r}")
+        sentences: list[str] = []
+        sentence_owner: list[int] = []
+        sentence_weight: list[float] = []
+        for i, text in enumerate(texts):
+            parts = [p for p in _SENTENCE_END.split(text.strip()) if p] or [""]
+            last = max(len(parts) - 1, 1)
+            for k, part in enumerate(parts):
+                sentences.append(part)
+                sentence_owner.append(i)
+                # How a call ends matters most: weights ramp from 1 to 2 over the call.
+                sentence_weight.append(1.0 + k / last if len(parts) > 1 else 1.0)
+        pieces, piece_sentence, tokens = self._split(sentences)
+        # A sentence longer than the window is cut too; its windows share its weight by tokens.
+        per_sentence = np.bincount(piece_sentence, weights=tokens, minlength=len(sentences))
+        weights = np.asarray(sentence_weight)[piece_sentence] * tokens / per_sentence[piece_sentence]
+        return pieces, np.asarray(sentence_owner)[piece_sentence], weights
 
     def _split(self, texts: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Cut texts longer than the window into windows at token boundaries."""

@@ -88,10 +88,11 @@ def build_pipeline(
     seed: int = 0,
     batch_size: int = 64,
     device: str | None = None,
-    quantize: bool | None = None,
+    precision: str | None = None,
     cache_dir: str | None = None,
     show_progress_bar: bool = False,
     n_jobs: int | None = -1,
+    text_granularity: str = "sentence",
     **classifier_params: Any,
 ) -> Pipeline:
     if not spec.all:
@@ -108,9 +109,10 @@ def build_pipeline(
         encoder = SentenceEncoder(
             batch_size=batch_size,
             device=device,
-            quantize=quantize,
+            precision=precision,
             cache_dir=cache_dir,
             show_progress_bar=show_progress_bar,
+            granularity=text_granularity,
         )
         # A scalar column index hands the encoder a 1-D column of texts.
         steps.append((f"text:{name}", encoder, columns[name]))

@@ -52,12 +52,13 @@ class TrainConfig:
     n_estimators: int = 100
     class_weight: str | None = None
     seed: int = 0
+    text_granularity: str = "sentence"
     classifier_params: dict[str, Any] = field(default_factory=dict)
     # How, not what: these do not change the model (cache and device aside from float noise).
     batch_size: int = 64
     embedding_cache: str | None = None
     device: str | None = None
-    quantize: bool | None = None
+    precision: str | None = None
     progress: bool = True
 
     def hyperparameters(self) -> dict[str, Any]:
@@ -94,9 +95,10 @@ def fit_pipeline(
         seed=config.seed,
         batch_size=config.batch_size,
         device=config.device,
-        quantize=config.quantize,
+        precision=config.precision,
         cache_dir=config.embedding_cache,
         show_progress_bar=config.progress,
+        text_granularity=config.text_granularity,
         **config.classifier_params,
     )
     features, classifier = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
@@ -260,17 +262,6 @@ def build_metadata(
 # --- command line -------------------------------------------------------------
 
 
-def _optional_bool(value: str) -> bool | None:
-    lowered = value.strip().lower()
-    if lowered in ("auto", ""):
-        return None
-    if lowered in ("1", "true", "yes", "on", "int8"):
-        return True
-    if lowered in ("0", "false", "no", "off", "fp32"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected auto, true or false, got {value!r}")
-
-
 def _class_weight(value: str) -> str | None:
     lowered = value.strip().lower()
     if lowered in ("", "none"):
@@ -324,11 +315,20 @@ def parser() -> argparse.ArgumentParser:
     model.add_argument("--c", type=float, default=1.0, help="inverse regularisation, logreg only")
 
     run = p.add_argument_group("encoding")
+    run.add_argument(
+        "--text-granularity",
+        choices=("sentence", "text"),
+        default="sentence",
+        help="embed sentences and pool them (default), or each text as one piece",
+    )
     run.add_argument("--batch-size", type=int, default=64)
     run.add_argument("--embedding-cache", default=None, help="directory for cached text embeddings")
     run.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when present)")
     run.add_argument(
-        "--quantize", type=_optional_bool, default=None, help="int8 encoder: auto (CPU), true, false"
+        "--precision",
+        choices=("fp32", "bf16", "int8"),
+        default=None,
+        help="encoder precision (default: fp32 on GPU; bf16 on CPUs with native bf16, else int8)",
     )
     run.add_argument("--model-version", default=None)
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -357,11 +357,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         n_estimators=args.n_estimators,
         class_weight=args.class_weight,
         seed=args.seed,
+        text_granularity=args.text_granularity,
         classifier_params=params,
         batch_size=args.batch_size,
         embedding_cache=args.embedding_cache,
         device=args.device,
-        quantize=args.quantize,
+        precision=args.precision,
         progress=not args.no_progress,
     )
 

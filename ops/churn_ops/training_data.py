@@ -32,7 +32,7 @@ KNOWN_FLAGS = frozenset(
         "c",
         "batch-size",
         "device",
-        "quantize",
+        "precision",
         "model-version",
     }
 )

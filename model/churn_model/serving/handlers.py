@@ -119,14 +119,14 @@ def predict_fn(
         return ErrorAnswer(400, "the request body could not be read")
     try:
         probabilities = model.predict_proba([record.features for record in request.records])
+        predictions = [
+            prediction(float(p), model.model_version, record.missing)
+            for p, record in zip(probabilities, request.records, strict=True)
+        ]
     except Exception:
         # Logged without the request: exception messages from the model name shapes, not values.
         logger.exception("scoring %d record(s) failed", len(request.records))
         return ErrorAnswer(500, "the model failed to score the request")
-    predictions = [
-        prediction(float(p), model.model_version, record.missing)
-        for p, record in zip(probabilities, request.records, strict=True)
-    ]
     return Scores(predictions, request.batch, request.jsonlines)
 
 

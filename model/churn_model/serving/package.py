@@ -38,7 +38,7 @@ import churn_contracts
 
 import churn_model
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("churn_model.serving.package")  # the same name when run with -m
 
 CODE_DIR = "code"
 MODEL_FILES = ("model.joblib", "feature_names.json", "model.json")

@@ -43,7 +43,7 @@ from waitress.server import BaseWSGIServer
 
 from churn_model.serving.handlers import ScoringModel, input_fn, model_fn, output_fn, predict_fn
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("churn_model.serving.server")  # the same name when run with -m
 
 DEFAULT_PORT = 8080
 DEFAULT_VARIANT = "AllTraffic"

@@ -90,7 +90,7 @@ def test_load_model_explains_a_wrong_directory(tmp_path):
         load_model(tmp_path)
 
 
-def test_quantize_false_loads_full_precision(tiny_model_dir):
-    model = load_model(tiny_model_dir, quantize=False)
-    assert not any(e.quantized for e in encoders(model.pipeline))
+def test_precision_fp32_loads_full_precision(tiny_model_dir):
+    model = load_model(tiny_model_dir, precision="fp32")
+    assert all(e.resolved_precision == "fp32" for e in encoders(model.pipeline))
     assert load_model(tiny_model_dir, device="cpu").pipeline is not model.pipeline

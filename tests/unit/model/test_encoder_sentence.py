@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("sentence_transformers")
 
-from churn_model.encoder import SentenceEncoder, as_texts
+from churn_model.encoder import SentenceEncoder, as_texts, cpu_has_native_bf16
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ ANGRY = "This is the third dropped call this week, I'm furious and I want to can
 
 @pytest.fixture(scope="module")
 def encoder() -> SentenceEncoder:
-    return SentenceEncoder(device="cpu", batch_size=8)
+    return SentenceEncoder(device="cpu", precision="fp32", batch_size=8)  # exact pooling arithmetic
 
 
 def test_embeds_a_column_as_unit_vectors(encoder):
@@ -34,13 +34,15 @@ def test_embeds_a_column_as_unit_vectors(encoder):
 def test_is_deterministic(encoder):
     first = encoder.transform([CALM, ANGRY])
     np.testing.assert_allclose(first, encoder.transform([CALM, ANGRY]), atol=1e-6)
-    np.testing.assert_allclose(first, SentenceEncoder(device="cpu").transform([CALM, ANGRY]), atol=1e-6)
+    np.testing.assert_allclose(
+        first, SentenceEncoder(device="cpu", precision="fp32").transform([CALM, ANGRY]), atol=1e-6
+    )
 
 
 def test_fp32_does_not_depend_on_the_batch():
     texts = [CALM, ANGRY, "Hi, I'm calling about roaming charges on my last trip to Mexico."]
-    batched = SentenceEncoder(device="cpu", quantize=False, batch_size=8).transform(texts)
-    single = SentenceEncoder(device="cpu", quantize=False, batch_size=1).transform(texts)
+    batched = SentenceEncoder(device="cpu", precision="fp32", batch_size=8).transform(texts)
+    single = SentenceEncoder(device="cpu", precision="fp32", batch_size=1).transform(texts)
     np.testing.assert_allclose(batched, single, atol=1e-4)
 
 
@@ -57,7 +59,26 @@ def test_rejects_non_text_values():
         as_texts(np.array([[CALM, ANGRY]], dtype=object))
 
 
-def test_long_text_is_chunked_and_pooled_not_cut(encoder):
+def test_sentences_are_embedded_and_pooled_with_a_rising_weight(encoder):
+    text = f"{CALM} {ANGRY} Okay."
+    pooled = encoder.transform([text])[0]
+    parts = encoder.transform([CALM, ANGRY, "Okay."])
+    expected = 1.0 * parts[0] + 1.5 * parts[1] + 2.0 * parts[2]
+    np.testing.assert_allclose(pooled, expected / np.linalg.norm(expected), atol=1e-5)
+
+
+def test_a_sentence_longer_than_the_window_is_chunked_not_cut(encoder):
+    run_on = " and ".join(["the signal drops every evening near my house"] * 60)  # ~500 tokens, no full stop
+    pieces, owners, weights = encoder._pieces([run_on])
+    assert len(pieces) >= 2
+    assert set(owners) == {0}
+    assert weights.sum() == pytest.approx(1.0)  # one sentence: its windows share its weight
+    assert " ".join(pieces).split() == run_on.split()
+    assert np.isfinite(encoder.transform([run_on])).all()
+
+
+def test_long_text_is_chunked_and_pooled_not_cut():
+    encoder = SentenceEncoder(device="cpu", precision="fp32", batch_size=8, granularity="text")
     # About 700 tokens: a calm opening far longer than one window, then an angry ending.
     long_text = " ".join([CALM] * 30 + [ANGRY] * 12)
     pieces, owners, weights = encoder._split([CALM, long_text])
@@ -88,25 +109,47 @@ def test_pickles_without_weights_and_reloads_lazily(encoder):
 
 def test_int8_is_close_to_fp32():
     texts = [CALM, ANGRY, "I just wanted to check when my contract ends."]
-    int8 = SentenceEncoder(device="cpu", quantize=True).transform(texts)
-    fp32 = SentenceEncoder(device="cpu", quantize=False).transform(texts)
+    int8 = SentenceEncoder(device="cpu", precision="int8").transform(texts)
+    fp32 = SentenceEncoder(device="cpu", precision="fp32").transform(texts)
     cosine = (int8 * fp32).sum(axis=1)
     assert cosine.min() > 0.9
     assert cosine.mean() > 0.95
-    assert SentenceEncoder(device="cpu").quantized
-    assert not SentenceEncoder(device="cuda").quantized
+    assert SentenceEncoder(device="cpu").resolved_precision in {"bf16", "int8"}
+    assert SentenceEncoder(device="cuda").resolved_precision == "fp32"
+
+
+@pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no native bf16")
+def test_bf16_is_nearly_fp32():
+    texts = [CALM, ANGRY, "I just wanted to check when my contract ends."]
+    bf16 = SentenceEncoder(device="cpu", precision="bf16").transform(texts)
+    fp32 = SentenceEncoder(device="cpu", precision="fp32").transform(texts)
+    assert bf16.dtype == np.float32
+    assert (bf16 * fp32).sum(axis=1).min() > 0.999
+
+
+@pytest.mark.parametrize("precision", ["int8", "bf16"])
+def test_a_texts_vector_does_not_depend_on_its_batch_mates(precision):
+    if precision == "bf16" and not cpu_has_native_bf16():
+        pytest.skip("this CPU has no native bf16")
+    # Dynamic int8 scales activations per forward pass: batch-mates must not leak in.
+    texts = [CALM, ANGRY * 3, "Fine.", "I just wanted to check when my contract ends."]
+    encoder = SentenceEncoder(device="cpu", precision=precision, batch_size=64)
+    together = encoder.transform(texts)
+    alone = np.vstack([encoder.transform([t]) for t in texts])
+    cosine = (together * alone).sum(axis=1)
+    assert cosine.min() > (1 - 1e-6 if precision == "int8" else 0.9999)
 
 
 def test_quantisation_refuses_a_gpu():
     with pytest.raises(ValueError, match="CPU only"):
-        SentenceEncoder(device="cuda", quantize=True).transform([CALM])
+        SentenceEncoder(device="cuda", precision="int8").transform([CALM])
 
 
 def test_cache_skips_encoding_known_texts(tmp_path, monkeypatch):
     encoder = SentenceEncoder(device="cpu", cache_dir=str(tmp_path))
     first = encoder.transform([CALM, ANGRY, CALM])
     assert len(encoder._embedding_cache()) == 2
-    assert "int8" in encoder.identity
+    assert encoder.resolved_precision in encoder.identity
 
     retrain = SentenceEncoder(device="cpu", cache_dir=str(tmp_path), batch_size=4)
 
@@ -116,4 +159,6 @@ def test_cache_skips_encoding_known_texts(tmp_path, monkeypatch):
     monkeypatch.setattr(retrain, "_embed_uncached", no_encoding)
     np.testing.assert_allclose(retrain.transform([ANGRY, CALM]), first[[1, 0]], atol=0)
     # Another precision is another identity: nothing is shared.
-    assert SentenceEncoder(device="cpu", quantize=False, cache_dir=str(tmp_path)).identity != encoder.identity
+    assert (
+        SentenceEncoder(device="cpu", precision="fp32", cache_dir=str(tmp_path)).identity != encoder.identity
+    )
