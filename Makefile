@@ -85,8 +85,8 @@ data: setup ## generate the synthetic dataset (ARGS="--rows 50000")
 train: setup ## train on data/ into $(ARTIFACTS)/model (ARGS for hyperparameters)
 	$(PY) -m churn_model.train --train data/train.jsonl --test data/test.jsonl --model-dir $(ARTIFACTS)/model $(ARGS)
 
-package: setup ## build $(ARTIFACTS)/model.tar.gz for a SageMaker endpoint
-	$(PY) -m churn_model.serving.package --model-dir $(ARTIFACTS)/model --out $(ARTIFACTS)/model.tar.gz $(ARGS)
+package: setup ## build $(ARTIFACTS)/model.tar.gz for a SageMaker endpoint (VENDOR=1: ship the wheels, for endpoints without internet)
+	$(PY) -m churn_model.serving.package --model-dir $(ARTIFACTS)/model --out $(ARTIFACTS)/model.tar.gz $(if $(VENDOR),--vendor-wheels)
 
 serve: setup ## serve $(ARTIFACTS)/model on 127.0.0.1:8080 (SageMaker container + Runtime API)
 	$(PY) -m churn_model.serving.server --model $(ARTIFACTS)/model $(ARGS)
@@ -103,9 +103,9 @@ stack-down: setup ## stop the local stack
 train-sagemaker: $(OPS_VENV)/.installed ## launch a SageMaker training job (ARGS="--role ... --bucket ...")
 	$(OPS_VENV)/bin/python -m churn_ops.training_job $(ARGS)
 
-bench: setup ## the benchmarks (print figures)
+bench: setup ## the benchmarks (print figures; needs a trained $(ARTIFACTS)/model)
 	$(PY) model/benchmarks/bench_encoder.py
-	$(PY) model/benchmarks/bench_serving.py
+	$(PY) model/benchmarks/bench_serving.py --model $(ARTIFACTS)/model
 	$(PY) local/benchmarks/bench_pipeline.py
 
 bench-asr: setup espeak ## WER and real-time factor of the local speech recognition

@@ -1,13 +1,13 @@
-"""Encoder throughput and int8 fidelity.
+"""Encoder throughput and the fidelity of bf16 and int8.
 
     python model/benchmarks/bench_encoder.py --rows 2000 --seed-loop-rows 200
 
 Prints, in one run on the same texts (customer side of generated calls):
-- texts/s of the seed's one-row-at-a-time fp32 loop, of batched fp32 and batched
-  dynamic int8, and the ratios;
-- one-text latency (ms) for fp32 and int8;
-- int8's cosine similarity to fp32, and between batch sizes 1 and 64;
-- the test AUC of a text-only logistic regression on fp32 vs int8 vectors.
+- texts/s of the seed's one-row-at-a-time fp32 loop and of our encoder in fp32,
+  dynamic int8 and (where the CPU has it natively) bf16, with the ratios;
+- one-text latency (ms) for each precision;
+- each reduced precision's cosine similarity to fp32, and of a text alone vs in a batch;
+- the test AUC of a text-only logistic regression on each precision's vectors.
 """
 
 from __future__ import annotations
@@ -29,7 +29,12 @@ def main() -> None:
     args = parser.parse_args()
 
     from churn_model.data import generate_rows
-    from churn_model.encoder import SentenceEncoder, load_sentence_model, packaged_model_path
+    from churn_model.encoder import (
+        SentenceEncoder,
+        cpu_has_native_bf16,
+        load_sentence_model,
+        packaged_model_path,
+    )
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
@@ -42,28 +47,29 @@ def main() -> None:
         f"p10 {np.percentile(words, 10):.0f}, p90 {np.percentile(words, 90):.0f}"
     )
 
-    fp32 = SentenceEncoder(device="cpu", precision="fp32", batch_size=args.batch_size)
-    int8 = SentenceEncoder(device="cpu", precision="int8", batch_size=args.batch_size)
-    fp32.embed(texts[:8])
-    int8.embed(texts[:8])
+    precisions = ["fp32", "int8"] + (["bf16"] if cpu_has_native_bf16() else [])
+    encoders = {p: SentenceEncoder(device="cpu", precision=p, batch_size=args.batch_size) for p in precisions}
+    for encoder in encoders.values():
+        encoder.embed(texts[:8])  # load and warm up outside the timings
 
     # The seed: one encode() call per row, full precision, the whole text.
-    seed_model = load_sentence_model(packaged_model_path(), "cpu", False)
+    seed_model = load_sentence_model(packaged_model_path(), "cpu", "fp32")
     loop_texts = texts[: args.seed_loop_rows]
     with timer() as loop:
         for text in loop_texts:
             seed_model.encode(text)
     seed_rate = len(loop_texts) / loop["s"]
+    print(f"seed loop (fp32, whole text, one row per encode): {seed_rate:7.1f} texts/s")
 
-    with timer() as t_fp32:
-        v_fp32 = fp32.embed(texts)
-    with timer() as t_int8:
-        v_int8 = int8.embed(texts)
-    whole = SentenceEncoder(device="cpu", precision="int8", batch_size=args.batch_size, granularity="text")
-    whole.embed(texts[:8])
-    with timer() as t_whole:
-        whole.embed(texts)
-    rate_fp32, rate_int8 = len(texts) / t_fp32["s"], len(texts) / t_int8["s"]
+    vectors, rates = {}, {}
+    for name, encoder in encoders.items():
+        with timer() as took:
+            vectors[name] = encoder.embed(texts)
+        rates[name] = len(texts) / took["s"]
+        print(
+            f"{name:4} (sentences pooled, batch {args.batch_size}): {rates[name]:7.1f} texts/s"
+            f" = {rates[name] / seed_rate:.2f}x the seed loop, {rates[name] / rates['fp32']:.2f}x fp32"
+        )
 
     def one_text_ms(encoder: SentenceEncoder) -> float:
         times = []
@@ -73,40 +79,28 @@ def main() -> None:
             times.append(time.perf_counter() - started)
         return 1000 * statistics.median(times)
 
-    ms_fp32, ms_int8 = one_text_ms(fp32), one_text_ms(int8)
-    single_int8 = np.stack([int8.embed([t])[0] for t in texts[:200]])
-
-    cosine = (v_fp32 * v_int8).sum(axis=1)
-    batch_cosine = (single_int8 * v_int8[:200]).sum(axis=1)
-
-    print(f"seed loop (fp32, one row per encode): {seed_rate:7.1f} texts/s")
     print(
-        f"batched fp32 (batch {args.batch_size}):            {rate_fp32:7.1f} texts/s  = {rate_fp32 / seed_rate:.1f}x seed"
+        "one text, median ms: "
+        + ", ".join(f"{name} {one_text_ms(encoder):.1f}" for name, encoder in encoders.items())
     )
-    print(
-        f"batched int8 (batch {args.batch_size}):            {rate_int8:7.1f} texts/s  = {rate_int8 / seed_rate:.1f}x seed, "
-        f"{rate_int8 / rate_fp32:.2f}x fp32"
-    )
-    print(
-        f"batched int8, whole text as one piece (--text-granularity text): {len(texts) / t_whole['s']:7.1f} texts/s"
-    )
-    print(f"one text: fp32 {ms_fp32:.1f} ms, int8 {ms_int8:.1f} ms (median of {min(100, len(loop_texts))})")
-    print(
-        f"int8 vs fp32 cosine: mean {cosine.mean():.4f}, p1 {np.percentile(cosine, 1):.4f}, min {cosine.min():.4f}"
-    )
-    print(
-        f"int8 batch 1 vs batch {args.batch_size} cosine: mean {batch_cosine.mean():.4f}, min {batch_cosine.min():.4f}"
-    )
+    for name in precisions[1:]:
+        cosine = (vectors["fp32"] * vectors[name]).sum(axis=1)
+        alone = np.stack([encoders[name].embed([t])[0] for t in texts[:100]])
+        batch_cosine = (alone * vectors[name][:100]).sum(axis=1)
+        print(
+            f"{name} vs fp32 cosine: mean {cosine.mean():.5f}, p1 {np.percentile(cosine, 1):.5f}, "
+            f"min {cosine.min():.5f}; alone vs in a batch: min {batch_cosine.min():.6f}"
+        )
 
     cut = int(len(texts) * 0.7)
     if len(set(labels[:cut])) == 2 and len(set(labels[cut:])) == 2:
         aucs = {}
-        for name, vectors in (("fp32", v_fp32), ("int8", v_int8)):
-            clf = LogisticRegression(C=1.0, max_iter=2000).fit(vectors[:cut], labels[:cut])
-            aucs[name] = roc_auc_score(labels[cut:], clf.predict_proba(vectors[cut:])[:, 1])
+        for name, v in vectors.items():
+            clf = LogisticRegression(C=1.0, max_iter=2000).fit(v[:cut], labels[:cut])
+            aucs[name] = roc_auc_score(labels[cut:], clf.predict_proba(v[cut:])[:, 1])
         print(
-            f"text-only logreg test AUC ({len(texts) - cut} rows): fp32 {aucs['fp32']:.4f}, "
-            f"int8 {aucs['int8']:.4f}, change {aucs['int8'] - aucs['fp32']:+.4f}"
+            f"text-only logreg test AUC ({len(texts) - cut} rows): "
+            + ", ".join(f"{name} {auc:.4f} ({auc - aucs['fp32']:+.4f})" for name, auc in aucs.items())
         )
 
 
