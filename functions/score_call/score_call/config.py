@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from churn_contracts.transcribe import DEFAULT_CUSTOMER_CHANNEL, DEFAULT_CUSTOMER_SPEAKER
+from churn_lambda.env import ConfigError, number, parse_bool, required
 
-
-class ConfigError(ValueError):
-    """A setting is missing or invalid; the function cannot run until the template is fixed."""
+__all__ = ["ConfigError", "Settings", "load_settings", "parse_bool"]
 
 
 @dataclass(frozen=True)
@@ -43,51 +42,23 @@ class Settings:
             raise ConfigError("EXCERPT_MAX_CHARS must not be negative")
 
 
-def parse_bool(value: str | None, default: bool) -> bool:
-    if value is None or value.strip() == "":
-        return default
-    lowered = value.strip().lower()
-    if lowered in {"true", "1", "yes", "on"}:
-        return True
-    if lowered in {"false", "0", "no", "off"}:
-        return False
-    raise ConfigError(f"not a boolean: {value!r}")
-
-
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise ConfigError(f"environment variable {name} is required")
-    return value
-
-
-def _number(env: Mapping[str, str], name: str, default: float, kind: type = float):
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return kind(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
-
-
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     return Settings(
-        calls_table=_required(env, "CALLS_TABLE"),
-        profiles_table=_required(env, "PROFILES_TABLE"),
-        customer_alerts_table=_required(env, "CUSTOMER_ALERTS_TABLE"),
-        alert_topic_arn=_required(env, "ALERT_TOPIC_ARN"),
-        endpoint_name=_required(env, "ENDPOINT_NAME"),
-        job_name_prefix=_required(env, "JOB_NAME_PREFIX"),
-        recordings_bucket=_required(env, "RECORDINGS_BUCKET"),
-        medium_risk_threshold=_number(env, "MEDIUM_RISK_THRESHOLD", 0.35),
-        high_risk_threshold=_number(env, "HIGH_RISK_THRESHOLD", 0.6),
-        alert_suppression_days=_number(env, "ALERT_SUPPRESSION_DAYS", 7.0),
+        calls_table=required(env, "CALLS_TABLE"),
+        profiles_table=required(env, "PROFILES_TABLE"),
+        customer_alerts_table=required(env, "CUSTOMER_ALERTS_TABLE"),
+        alert_topic_arn=required(env, "ALERT_TOPIC_ARN"),
+        endpoint_name=required(env, "ENDPOINT_NAME"),
+        job_name_prefix=required(env, "JOB_NAME_PREFIX"),
+        recordings_bucket=required(env, "RECORDINGS_BUCKET"),
+        medium_risk_threshold=number(env, "MEDIUM_RISK_THRESHOLD", 0.35),
+        high_risk_threshold=number(env, "HIGH_RISK_THRESHOLD", 0.6),
+        alert_suppression_days=number(env, "ALERT_SUPPRESSION_DAYS", 7.0),
         customer_channel=env.get("CUSTOMER_CHANNEL", "").strip() or DEFAULT_CUSTOMER_CHANNEL,
         customer_speaker=env.get("CUSTOMER_SPEAKER", "").strip() or DEFAULT_CUSTOMER_SPEAKER,
         pii_redaction=parse_bool(env.get("PII_REDACTION"), False),
         alert_excerpts=parse_bool(env.get("ALERT_EXCERPTS"), True),
-        excerpt_max_chars=_number(env, "EXCERPT_MAX_CHARS", 280, int),
-        call_retention_days=_number(env, "CALL_RETENTION_DAYS", 365, int),
+        excerpt_max_chars=number(env, "EXCERPT_MAX_CHARS", 280, int),
+        call_retention_days=number(env, "CALL_RETENTION_DAYS", 365, int),
     )

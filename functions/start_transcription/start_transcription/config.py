@@ -6,11 +6,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from churn_lambda.env import ConfigError, number, parse_bool, required
+
+__all__ = ["TRANSCRIPTION_MODES", "ConfigError", "Settings", "load_settings", "parse_bool"]
+
 TRANSCRIPTION_MODES = ("channels", "speakers")
-
-
-class ConfigError(ValueError):
-    """A setting is missing or invalid; the function cannot run until the template is fixed."""
 
 
 @dataclass(frozen=True)
@@ -35,38 +35,16 @@ class Settings:
             raise ConfigError("TRANSCRIPTS_PREFIX must not lie under RECORDINGS_PREFIX")
 
 
-def parse_bool(value: str | None, default: bool = False) -> bool:
-    if value is None or value.strip() == "":
-        return default
-    lowered = value.strip().lower()
-    if lowered in {"true", "1", "yes", "on"}:
-        return True
-    if lowered in {"false", "0", "no", "off"}:
-        return False
-    raise ConfigError(f"not a boolean: {value!r}")
-
-
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise ConfigError(f"environment variable {name} is required")
-    return value
-
-
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
-    try:
-        retention = int(env.get("CALL_RETENTION_DAYS", "365"))
-    except ValueError as exc:
-        raise ConfigError("CALL_RETENTION_DAYS must be an integer") from exc
     return Settings(
-        calls_table=_required(env, "CALLS_TABLE"),
-        recordings_bucket=_required(env, "RECORDINGS_BUCKET"),
-        job_name_prefix=_required(env, "JOB_NAME_PREFIX"),
+        calls_table=required(env, "CALLS_TABLE"),
+        recordings_bucket=required(env, "RECORDINGS_BUCKET"),
+        job_name_prefix=required(env, "JOB_NAME_PREFIX"),
         recordings_prefix=env.get("RECORDINGS_PREFIX", "recordings/"),
         transcripts_prefix=env.get("TRANSCRIPTS_PREFIX", "transcripts/"),
         language_code=env.get("LANGUAGE_CODE", "en-US"),
         transcription_mode=env.get("TRANSCRIPTION_MODE", "channels"),
         pii_redaction=parse_bool(env.get("PII_REDACTION")),
-        call_retention_days=retention,
+        call_retention_days=number(env, "CALL_RETENTION_DAYS", 365, int),
     )

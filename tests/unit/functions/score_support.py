@@ -12,6 +12,7 @@ from churn_contracts.conversation import Role, Turn
 from churn_contracts.endpoint import FeatureSpec, RequestError, parse_request, prediction
 from churn_contracts.profile import record_to_item
 from churn_contracts.transcribe import build_transcript
+from churn_lambda.retry import Backoff
 from score_call.adapters.alerts import AlertPublisher
 from score_call.adapters.calls import CallsRepository
 from score_call.adapters.endpoint import EndpointScorer
@@ -20,7 +21,6 @@ from score_call.adapters.suppression import AlertWindow
 from score_call.adapters.transcribe import TranscriptionJobs
 from score_call.adapters.transcripts import TranscriptStore
 from score_call.config import Settings, load_settings
-from score_call.retry import Backoff
 from score_call.service import Collaborators
 
 from tests.unit.functions.conftest import BUCKET, CALLS, CUSTOMER_ALERTS, PREFIX, PROFILES

@@ -13,6 +13,7 @@ from churn_contracts.transcribe import (
     build_transcript,
     parse_transcript,
 )
+from churn_lambda.retry import Backoff
 from score_call.adapters.endpoint import (
     EndpointContractError,
     EndpointScorer,
@@ -25,7 +26,6 @@ from score_call.adapters.transcripts import TranscriptLocationError, parse_locat
 from score_call.alert import MAX_MESSAGE_BYTES, Alert
 from score_call.config import ConfigError, load_settings
 from score_call.events import InvalidEventError, parse_job_state_change
-from score_call.retry import Backoff
 from score_call.service import TranscriptUnavailableError, score_record, transcript_location
 from score_call.transcript import excerpt, model_text
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from botocore.stub import Stubber
+from churn_lambda.retry import Backoff
 from start_transcription import handler
 from start_transcription.adapters.calls import CallsRepository
 from start_transcription.adapters.s3 import RecordingStore
@@ -25,7 +26,6 @@ from start_transcription.recording import (
     job_tags,
     parse_key,
 )
-from start_transcription.retry import Backoff
 from start_transcription.service import Result, start_transcription
 
 from tests.conftest import EVENTS, load_format

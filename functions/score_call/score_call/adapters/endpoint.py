@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-
-from ..retry import Backoff, call_with_backoff
+from churn_lambda.retry import Backoff, call_with_backoff
 
 JSON = "application/json"
 _RETRYABLE_CODES = {
