@@ -21,8 +21,8 @@ class Settings:
     endpoint_name: str
     job_name_prefix: str
     recordings_bucket: str
-    medium_risk_threshold: float = 0.35
-    high_risk_threshold: float = 0.6
+    medium_risk_threshold: float = 0.12
+    high_risk_threshold: float = 0.42
     alert_suppression_days: float = 7.0
     customer_channel: str = DEFAULT_CUSTOMER_CHANNEL
     customer_speaker: str = DEFAULT_CUSTOMER_SPEAKER
@@ -52,8 +52,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         endpoint_name=required(env, "ENDPOINT_NAME"),
         job_name_prefix=required(env, "JOB_NAME_PREFIX"),
         recordings_bucket=required(env, "RECORDINGS_BUCKET"),
-        medium_risk_threshold=number(env, "MEDIUM_RISK_THRESHOLD", 0.35),
-        high_risk_threshold=number(env, "HIGH_RISK_THRESHOLD", 0.6),
+        medium_risk_threshold=number(env, "MEDIUM_RISK_THRESHOLD", 0.12),
+        high_risk_threshold=number(env, "HIGH_RISK_THRESHOLD", 0.42),
         alert_suppression_days=number(env, "ALERT_SUPPRESSION_DAYS", 7.0),
         customer_channel=env.get("CUSTOMER_CHANNEL", "").strip() or DEFAULT_CUSTOMER_CHANNEL,
         customer_speaker=env.get("CUSTOMER_SPEAKER", "").strip() or DEFAULT_CUSTOMER_SPEAKER,
