@@ -250,7 +250,10 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        model = self.model
+        # sentence-transformers 6 renamed the method; the container may carry an older release.
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
 
     @property
     def window(self) -> int:
