@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import boto3
 from churn_local.profiles import load_profiles
 from churn_local.scenario import Pipeline, RetentionTeam, turns_of, upload
 from churn_local.stack import LocalStack
@@ -40,17 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         args.template, parameters=parameters, model_dir=args.model, log_sink=lambda *_: None
     ) as stack:
         pipeline = Pipeline.from_stack(stack)
-        table = (
-            boto3.session.Session()
-            .resource(
-                "dynamodb",
-                endpoint_url=stack.endpoints.aws,
-                region_name=stack.region,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",  # noqa: S106 - moto
-            )
-            .Table(pipeline.profiles_table)
-        )
+        table = stack.table(pipeline.profiles_table)
         load_profiles(((i, r) for i, r in enumerate(rows)), table)
         team = RetentionTeam(stack, pipeline.alert_topic_arn)
         s3 = stack.client("s3")

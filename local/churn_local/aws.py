@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,19 @@ def client(service: str, endpoint_url: str, region: str) -> Any:
     )
 
 
+def table(name: str, endpoint_url: str, region: str) -> Any:
+    """A boto3 DynamoDB Table resource on the local endpoint, with moto's fake credentials."""
+    resource = boto3.session.Session().resource(
+        "dynamodb",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+    )
+    return resource.Table(name)
+
+
 class LocalAws:
     """moto in server mode on loopback; ``url`` is the endpoint every local client uses."""
 
@@ -54,6 +68,10 @@ class LocalAws:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
+        # moto keeps its state per process, not per server: a stack started after another in
+        # the same process (tests, notebooks) would find the last one's tables. Start empty.
+        reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310 - loopback
+        urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310 - our own loopback http URL
         return self
 
     def stop(self) -> None:

@@ -703,20 +703,7 @@ def _listen(team: RetentionTeam) -> None:
 
 
 def _profiles_table(stack: LocalStack, pipeline: Pipeline) -> Any:
-    import boto3
-
-    assert stack.endpoints is not None
-    return (
-        boto3.session.Session()
-        .resource(
-            "dynamodb",
-            endpoint_url=stack.endpoints.aws,
-            region_name=stack.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
-        )
-        .Table(pipeline.profiles_table)
-    )
+    return stack.table(pipeline.profiles_table)
 
 
 class _Runtime:

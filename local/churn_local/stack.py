@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .aws import FAKE_CREDENTIALS, LocalAws, Wiring, client, provision
+from .aws import FAKE_CREDENTIALS, LocalAws, Wiring, client, provision, table
 from .runner import AsyncInvoker, DestinationSender, EventRunner, FunctionProcess, LogSink, Outcome, print_log
 from .spec import FunctionSpec, StackSpec, read_stack
 from .template import DEFAULT_REGION
@@ -128,6 +128,10 @@ class LocalStack:
             "sagemaker-runtime": self.endpoints.sagemaker_runtime,
         }.get(service) or self.endpoints.aws
         return client(service, url, self.region)
+
+    def table(self, name: str) -> Any:
+        assert self.endpoints is not None, "stack not started"
+        return table(name, self.endpoints.aws, self.region)
 
     def start(self) -> LocalStack:
         try:

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 
+from .aws import table as local_table
 from .spec import StackSpec, read_stack
 from .stack import STATE_DIR, read_state
 
@@ -71,11 +72,4 @@ def open_table(args: argparse.Namespace, kind: str) -> tuple[Any, str]:
     else:
         spec = read_stack(args.template, parameters=parameters)
         name = spec.table(logical_table(spec, kind)).name
-    dynamodb = boto3.session.Session().resource(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
-    )
-    return dynamodb.Table(name), f"{name} (local, {endpoint})"
+    return local_table(name, endpoint, region), f"{name} (local, {endpoint})"

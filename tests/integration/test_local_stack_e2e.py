@@ -212,19 +212,7 @@ class _RuntimeOnly:
 
 
 def _dynamodb_table(stack, name: str):
-    import boto3
-
-    return (
-        boto3.session.Session()
-        .resource(
-            "dynamodb",
-            endpoint_url=stack.endpoints.aws,
-            region_name=stack.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        .Table(name)
-    )
+    return stack.table(name)
 
 
 def _transcript(stack, transcribe, job_name: str) -> dict:
