@@ -82,8 +82,9 @@ ops-test: $(OPS_VENV)/.installed ## the SageMaker launcher's tests, in the ops v
 data: setup ## generate the synthetic dataset (ARGS="--rows 50000")
 	$(PY) -m churn_model.data.generate --out data $(ARGS)
 
-train: setup ## train on data/ into $(ARTIFACTS)/model (ARGS for hyperparameters)
-	$(PY) -m churn_model.train --train data/train.jsonl --test data/test.jsonl --model-dir $(ARTIFACTS)/model $(ARGS)
+train: setup ## train on data/ into $(ARTIFACTS)/model with the best flags (ARGS to override)
+	$(PY) -m churn_model.train --train data/train.jsonl --test data/test.jsonl --model-dir $(ARTIFACTS)/model \
+	  --embedding-cache $(ARTIFACTS)/embedding-cache --best-flags $(ARGS)
 
 package: setup ## build $(ARTIFACTS)/model.tar.gz for a SageMaker endpoint (VENDOR=1: ship the wheels, for endpoints without internet)
 	$(PY) -m churn_model.serving.package --model-dir $(ARTIFACTS)/model --out $(ARTIFACTS)/model.tar.gz $(if $(VENDOR),--vendor-wheels)

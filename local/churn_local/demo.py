@@ -123,7 +123,6 @@ def prepare_data(rows: int, data_dir: Path) -> Path:
 def prepare_model(data_dir: Path, model_dir: Path, retrain: bool) -> Path:
     """Train unless the model in ``model_dir`` was trained from these data and this code."""
     import churn_model
-    from churn_model.best_flags import as_arguments
 
     package = Path(churn_model.__file__).parent
     code = [p for p in package.rglob("*.py") if "serving" not in p.relative_to(package).parts]
@@ -143,7 +142,7 @@ def prepare_model(data_dir: Path, model_dir: Path, retrain: bool) -> Path:
         "--model-dir",
         str(model_dir),
         "--no-plots",
-        *as_arguments(),  # the measured best flags, as ops train them
+        "--best-flags",  # the measured best flags, as ops train them
     ]
     run_streaming(command, "[train]")
     stamp.write_text(inputs + "\n")

@@ -4,12 +4,10 @@ Chosen with ``model/benchmarks/bench_quality.py`` on the full generated data (45
 5,000 test rows); the figures are in the top-level README. Keys are ``churn_model.train``'s
 flags without the leading ``--``; values are strings, as SageMaker passes hyperparameters.
 The CLI's own defaults stay the seed's, so a bare ``python -m churn_model.train`` trains what
-the seed trained.
+the seed trained; ``--best-flags`` starts from these instead.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from churn_contracts import features
 
@@ -29,8 +27,3 @@ BEST_FLAGS: dict[str, str] = {
     "class-weight": "none",
     "seed": "0",
 }
-
-
-def as_arguments(flags: Mapping[str, str] = BEST_FLAGS) -> list[str]:
-    """``--name value`` pairs for the training command line."""
-    return [part for name, value in flags.items() for part in (f"--{name}", value)]

@@ -301,6 +301,11 @@ def parser() -> argparse.ArgumentParser:
     )
 
     model = p.add_argument_group("model")
+    model.add_argument(
+        "--best-flags",
+        action="store_true",
+        help="start from the measured best flags (churn_model/best_flags.py); explicit flags still win",
+    )
     model.add_argument("--classifier", choices=CLASSIFIERS, default="rf")
     model.add_argument(
         "--n-estimators", type=int, default=100, help="trees (rf) or boosting iterations (hgb)"
@@ -379,9 +384,21 @@ def write_serving_code(model_dir: Path) -> None:
     write_code_dir(model_dir)
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = parser()
+    args = p.parse_args(argv)
+    if args.best_flags:
+        # The best flags become the defaults, so anything given on the command line still wins.
+        from .best_flags import BEST_FLAGS
+
+        p.set_defaults(**{name.replace("-", "_"): value for name, value in BEST_FLAGS.items()})
+        args = p.parse_args(argv)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = parser().parse_args(argv)
+    args = parse_args(argv)
     if not args.train:
         parser().error("--train is required (or SM_CHANNEL_TRAIN)")
     if not args.model_dir:

@@ -189,3 +189,21 @@ def test_tiny_model_artifact_is_complete(tiny_model_dir):
         assert set(metrics[split]) >= {"accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "brier"}
     assert metrics["oracle"]["roc_auc"] > 0.5  # the generator's oracle.json was found beside the data
     assert np.isfinite(metrics["test"]["roc_auc"])
+
+
+def test_best_flags_become_the_defaults_and_explicit_flags_still_win():
+    from churn_contracts import features
+    from churn_model.train import config_from_args, parse_args
+
+    seed = config_from_args(parse_args(["--train", "t.jsonl", "--model-dir", "m"]))
+    assert seed.classifier == "rf" and seed.spec.numerical == ("CustServ Calls", "Account Length")
+
+    best = config_from_args(parse_args(["--train", "t.jsonl", "--model-dir", "m", "--best-flags"]))
+    assert best.classifier == "hgb" and best.n_estimators == 300
+    assert best.spec.numerical == features.NUMERICAL and best.spec.categorical == features.CATEGORICAL
+    assert best.classifier_params == {"max_depth": 3, "min_samples_leaf": 40, "learning_rate": 0.05}
+
+    tuned = config_from_args(
+        parse_args(["--train", "t.jsonl", "--model-dir", "m", "--best-flags", "--n-estimators", "50"])
+    )
+    assert tuned.classifier == "hgb" and tuned.n_estimators == 50
