@@ -8,6 +8,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FORMATS = ROOT.parent / "shared" / "formats"
 EVENTS = ROOT / "events"
 
+# The seed's example endpoint request: it must keep working unchanged.
+SEED_BODY = {
+    "CustServ Calls": 10.0,
+    "Account Length": 66,
+    "plan": "B",
+    "limit": "limited",
+    "text": "I'm not happy with the service at all.",
+}
+
 
 def load_format(name: str) -> dict:
     return json.loads((FORMATS / name).read_text())

@@ -16,16 +16,11 @@ from pathlib import Path
 import pytest
 from churn_model.serving.package import build_model_tarball
 
+from tests.conftest import SEED_BODY
+
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED_BODY = {
-    "CustServ Calls": 10.0,
-    "Account Length": 66,
-    "plan": "B",
-    "limit": "limited",
-    "text": "I'm not happy with the service at all.",
-}
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,9 @@ from botocore.exceptions import ClientError
 from churn_contracts.endpoint import JSON, JSON_LINES, MAX_TEXT_CHARS
 from churn_model.serving.server import LocalEndpointServer
 
-pytestmark = [pytest.mark.model, pytest.mark.slow]
+from tests.conftest import SEED_BODY
 
-SEED_BODY = {
-    "CustServ Calls": 10.0,
-    "Account Length": 66,
-    "plan": "B",
-    "limit": "limited",
-    "text": "I'm not happy with the service at all.",
-}
+pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 
 @pytest.fixture(autouse=True)

@@ -14,14 +14,9 @@ from churn_contracts.endpoint import (
 )
 from churn_contracts.features import MODEL_FEATURES
 
+from tests.conftest import SEED_BODY
+
 SPEC = FeatureSpec()
-SEED_BODY = {
-    "CustServ Calls": 10.0,
-    "Account Length": 66,
-    "plan": "B",
-    "limit": "limited",
-    "text": "I'm not happy with the service at all.",
-}
 
 
 def status_of(body, content_type=JSON):

@@ -10,16 +10,9 @@ from churn_contracts.features import MODEL_FEATURES
 from churn_model.serving import handlers
 from churn_model.serving.handlers import input_fn, model_fn, output_fn, predict_fn
 
-pytestmark = [pytest.mark.model, pytest.mark.slow]
+from tests.conftest import SEED_BODY
 
-# The seed's example request.
-SEED_BODY = {
-    "CustServ Calls": 10.0,
-    "Account Length": 66,
-    "plan": "B",
-    "limit": "limited",
-    "text": "I'm not happy with the service at all.",
-}
+pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 
 class TorchServeContext:
