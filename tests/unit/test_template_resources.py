@@ -77,7 +77,7 @@ def test_queues_are_encrypted():
 def test_functions_run_python313_arm64_with_the_layer_and_log_retention(function, handler):
     globals_ = T["Globals"]["Function"]
     assert globals_["Runtime"] == "python3.13" and globals_["Architectures"] == ["arm64"]
-    assert globals_["Layers"] == [{"Ref": "SharedLayer"}]
+    assert globals_["Layers"] == [{"Ref": "ContractsLayer"}, {"Ref": "SharedLayer"}]
     assert props(function)["Handler"] == handler
     log_group = props(function)["LoggingConfig"]["LogGroup"]["Ref"]
     assert props(log_group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}
