@@ -1,7 +1,7 @@
 """Synthetic churn data: profiles, calls and labels from the latent model.
 
     python -m churn_model.data.generate [--rows 50000] [--test-fraction 0.1]
-        [--churn-rate 0.15] [--seed 7] [--out data/]
+        [--churn-rate 0.15] [--seed 7] [--out data/] [--split random|template]
 
 writes ``train.jsonl``, ``test.jsonl`` and ``oracle.json`` to ``--out``. One
 JSON object per line: ``customer_id``, ``call_id``, the profile features of
@@ -22,14 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from churn_contracts.conversation import Turn, render_customer_text
+from churn_contracts.conversation import Conversation
 from churn_contracts.features import CALL_ID, CATEGORICAL, CUSTOMER_ID, LABEL, NUMERICAL, TEXT
 from tqdm import tqdm
 
 from . import latent
 from .grammar import CallWriter
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
+SPLITS = ("random", "template")
 MISSING_RATE = 0.03  # per numerical value, independently
 # Counts are integers in the public data; minutes and charges are decimals.
 INTEGER_COLUMNS = frozenset(
@@ -62,8 +63,19 @@ class Dataset:
         return {name: round(latent.roc_auc(y, s), 4) for name, s in scores.items()}
 
 
-def simulate(n: int, *, seed: int, churn_rate: float = 0.15, progress: bool = False) -> Dataset:
-    """``n`` rows with their latent components; deterministic for ``seed``."""
+def simulate(
+    n: int,
+    *,
+    seed: int,
+    churn_rate: float = 0.15,
+    progress: bool = False,
+    template_split_at: int | None = None,
+) -> Dataset:
+    """``n`` rows with their latent components; deterministic for ``seed``.
+
+    With ``template_split_at`` the calls before that row use the grammar's train templates and
+    the rest its test templates (a template-disjoint split); the latent draws are unchanged.
+    """
     if n < 0:
         raise ValueError(f"number of rows must not be negative, got {n}")
     intercept = latent.intercept_for(churn_rate)
@@ -88,6 +100,8 @@ def simulate(n: int, *, seed: int, churn_rate: float = 0.15, progress: bool = Fa
     writer = CallWriter(random.Random(int(text_ss.generate_state(1)[0])))
     rows: list[dict[str, Any]] = []
     for i in tqdm(range(n), desc="calls", unit="call", disable=not progress, mininterval=0.5):
+        if template_split_at is not None:
+            writer.family = "train" if i < template_split_at else "test"
         number = f"{i + 1:06d}"
         row: dict[str, Any] = {CUSTOMER_ID: f"C{number}", CALL_ID: f"call-{number}-1"}
         gaps = missing[i]
@@ -96,7 +110,7 @@ def simulate(n: int, *, seed: int, churn_rate: float = 0.15, progress: bool = Fa
         for name in CATEGORICAL:
             row[name] = columns[name][i]
         turns = writer.write(plans[i])
-        row[TEXT] = render_customer_text(Turn.from_dict(t) for t in turns)
+        row[TEXT] = Conversation.from_list(turns).customer_text
         row[LABEL] = labels[i]
         row["turns"] = turns
         rows.append(row)
@@ -116,13 +130,26 @@ def write_dataset(
     churn_rate: float = 0.15,
     seed: int = 7,
     progress: bool = False,
+    split: str = "random",
 ) -> dict[str, Any]:
-    """Write train.jsonl, test.jsonl and oracle.json to ``out``; returns the oracle report."""
+    """Write train.jsonl, test.jsonl and oracle.json to ``out``; returns the oracle report.
+
+    ``split="template"`` writes the test calls from templates no training call uses.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     n_test = round(rows * test_fraction)
     if not 0 < n_test < rows:
         raise ValueError(f"--test-fraction {test_fraction} leaves no train or no test rows out of {rows}")
-    dataset = simulate(rows, seed=seed, churn_rate=churn_rate, progress=progress)
     n_train = rows - n_test
+    split_kind = split  # the loops below reuse the name
+    dataset = simulate(
+        rows,
+        seed=seed,
+        churn_rate=churn_rate,
+        progress=progress,
+        template_split_at=n_train if split == "template" else None,
+    )
     splits = {"train": slice(0, n_train), "test": slice(n_train, rows)}
 
     out.mkdir(parents=True, exist_ok=True)
@@ -137,6 +164,7 @@ def write_dataset(
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "rows": rows,
+        "split": split_kind,
         "churn_rate_target": churn_rate,
         "intercept": round(dataset.intercept, 6),
         "missing_rate": MISSING_RATE,
@@ -163,6 +191,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--churn-rate", type=float, default=0.15, help="target churn rate (default 0.15)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.add_argument("--out", type=Path, default=Path("data"), help="output folder (default data/)")
+    parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="random",
+        help="random (default), or template: test calls use phrase templates no training call uses",
+    )
     args = parser.parse_args(argv)
     if args.rows < 2:
         parser.error("--rows must be at least 2")
@@ -182,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             churn_rate=args.churn_rate,
             seed=args.seed,
             progress=True,
+            split=args.split,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import re
+import zlib
 from collections.abc import Sequence
 
 from churn_contracts.conversation import Role
@@ -920,18 +921,61 @@ _SECONDS_PER_WORD = (0.36, 0.5)
 _PAUSE = (0.3, 1.5)
 
 
-class CallWriter:
-    """Writes one call's turns; all randomness comes from the given ``random.Random``."""
+FAMILIES = ("train", "test")
+# One template in this many goes to the test family (every bank of two or more is split).
+_TEST_EVERY = 3
 
-    def __init__(self, rng: random.Random) -> None:
+
+def template_family(bank: Bank, family: str | None) -> Bank:
+    """The part of ``bank`` a family may use: disjoint for ``train`` and ``test``, all of it for None.
+
+    Templates are ordered by a CRC of their text (stable across processes and Python versions),
+    and every third goes to ``test``. A bank of one template is shared; no such bank carries tone.
+    """
+    if family is None or len(bank) < 2:
+        return bank
+    if family not in FAMILIES:
+        raise ValueError(f"unknown template family {family!r}; choose one of {FAMILIES}")
+    ordered = sorted(bank, key=lambda t: (zlib.crc32(t.encode()), t))
+    test = {t for i, t in enumerate(ordered) if i % _TEST_EVERY == 1}
+    return tuple(t for t in bank if (t in test) == (family == "test"))
+
+
+class CallWriter:
+    """Writes one call's turns; all randomness comes from the given ``random.Random``.
+
+    ``family`` (``"train"``/``"test"``) restricts every phrase bank to its half of a
+    template-disjoint split, so a test call reuses no training template.
+    """
+
+    def __init__(self, rng: random.Random, family: str | None = None) -> None:
         self._rng = rng
         self._used: set[str] = set()  # templates already said in this call
         self._topic = TOPICS[0]  # the call's topic fills {thing}
+        self._family: str | None = None
+        self._banks: dict[int, Bank] = {}
+        self.family = family
+
+    @property
+    def family(self) -> str | None:
+        return self._family
+
+    @family.setter
+    def family(self, value: str | None) -> None:
+        if value is not None and value not in FAMILIES:
+            raise ValueError(f"unknown template family {value!r}; choose one of {FAMILIES}")
+        if value != self._family:
+            self._family, self._banks = value, {}
 
     # -- small helpers
     def _pick(self, bank: Bank) -> str:
         """A template from ``bank`` not yet used in this call (when the bank allows), slots filled."""
         rng = self._rng
+        if self._family is not None:
+            key = id(bank)
+            if key not in self._banks:
+                self._banks[key] = template_family(bank, self._family)
+            bank = self._banks[key]
         for _ in range(4):
             text = bank[int(rng.random() * len(bank))]
             if text not in self._used:
