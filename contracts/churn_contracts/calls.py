@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from churn_contracts.risk import RiskLevel, risk_level
+
 CALLS_KEY = "job_name"
 
 
@@ -19,17 +21,5 @@ class CallStatus(StrEnum):
     SCORING_FAILED = "SCORING_FAILED"
 
 
-class RiskLevel(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-
-
-def risk_level(probability: float, medium_threshold: float, high_threshold: float) -> RiskLevel:
-    if not 0.0 <= medium_threshold <= high_threshold <= 1.0:
-        raise ValueError("thresholds must satisfy 0 <= medium <= high <= 1")
-    if probability >= high_threshold:
-        return RiskLevel.HIGH
-    if probability >= medium_threshold:
-        return RiskLevel.MEDIUM
-    return RiskLevel.LOW
+# The risk rule lives in churn_contracts.risk; both names stay importable from here.
+__all__ = ["CALLS_KEY", "CallStatus", "RiskLevel", "risk_level"]

@@ -6,6 +6,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from churn_contracts.risk import (
+    DEFAULT_HIGH_RISK_THRESHOLD,
+    DEFAULT_MEDIUM_RISK_THRESHOLD,
+    HIGH_ENV,
+    MEDIUM_ENV,
+    ThresholdError,
+    validate_thresholds,
+)
 from churn_contracts.transcribe import DEFAULT_CUSTOMER_CHANNEL, DEFAULT_CUSTOMER_SPEAKER
 from churn_lambda.env import ConfigError, number, parse_bool, required
 
@@ -21,8 +29,8 @@ class Settings:
     endpoint_name: str
     job_name_prefix: str
     recordings_bucket: str
-    medium_risk_threshold: float = 0.12
-    high_risk_threshold: float = 0.42
+    medium_risk_threshold: float = DEFAULT_MEDIUM_RISK_THRESHOLD
+    high_risk_threshold: float = DEFAULT_HIGH_RISK_THRESHOLD
     alert_suppression_days: float = 7.0
     customer_channel: str = DEFAULT_CUSTOMER_CHANNEL
     customer_speaker: str = DEFAULT_CUSTOMER_SPEAKER
@@ -32,10 +40,12 @@ class Settings:
     call_retention_days: int = 365
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.medium_risk_threshold <= self.high_risk_threshold <= 1.0:
-            raise ConfigError(
-                "thresholds must satisfy 0 <= MEDIUM_RISK_THRESHOLD <= HIGH_RISK_THRESHOLD <= 1"
+        try:
+            validate_thresholds(
+                self.medium_risk_threshold, self.high_risk_threshold, names=(MEDIUM_ENV, HIGH_ENV)
             )
+        except ThresholdError as exc:
+            raise ConfigError(str(exc)) from exc
         if self.alert_suppression_days < 0:
             raise ConfigError("ALERT_SUPPRESSION_DAYS must not be negative")
         if self.excerpt_max_chars < 0:
@@ -52,8 +62,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         endpoint_name=required(env, "ENDPOINT_NAME"),
         job_name_prefix=required(env, "JOB_NAME_PREFIX"),
         recordings_bucket=required(env, "RECORDINGS_BUCKET"),
-        medium_risk_threshold=number(env, "MEDIUM_RISK_THRESHOLD", 0.12),
-        high_risk_threshold=number(env, "HIGH_RISK_THRESHOLD", 0.42),
+        medium_risk_threshold=number(env, MEDIUM_ENV, DEFAULT_MEDIUM_RISK_THRESHOLD),
+        high_risk_threshold=number(env, HIGH_ENV, DEFAULT_HIGH_RISK_THRESHOLD),
         alert_suppression_days=number(env, "ALERT_SUPPRESSION_DAYS", 7.0),
         customer_channel=env.get("CUSTOMER_CHANNEL", "").strip() or DEFAULT_CUSTOMER_CHANNEL,
         customer_speaker=env.get("CUSTOMER_SPEAKER", "").strip() or DEFAULT_CUSTOMER_SPEAKER,
