@@ -1,7 +1,7 @@
 """A call as turns, and the one renderer that turns it into the model's text.
 
 Training data and the scoring Lambda both build ``text`` with
-:func:`render_customer_text`; that single function is what keeps train and
+:attr:`Conversation.customer_text`; that single renderer is what keeps train and
 serve from drifting apart.
 """
 
@@ -38,7 +38,16 @@ class Conversation:
 
     @property
     def customer_text(self) -> str:
-        return render_customer_text(self.turns)
+        """The customer's turns in time order, whitespace-normalised, joined by one space.
+
+        No role prefixes: the model reads what the customer said and nothing else,
+        which also halves the text the encoder has to embed.
+        """
+        customer = [t for t in self.turns if t.role is Role.CUSTOMER]
+        # sorted() is stable, so turns that share a start time keep their order.
+        customer.sort(key=lambda t: t.start_time)
+        parts = (" ".join(t.text.split()) for t in customer)
+        return " ".join(p for p in parts if p)
 
     def to_list(self) -> list[dict[str, Any]]:
         return [turn.to_dict() for turn in self.turns]
@@ -47,15 +56,3 @@ class Conversation:
     def from_list(cls, turns: Iterable[Mapping[str, Any]]) -> Conversation:
         return cls(tuple(Turn.from_dict(t) for t in turns))
 
-
-def render_customer_text(turns: Iterable[Turn]) -> str:
-    """The customer's turns in time order, whitespace-normalised, joined by one space.
-
-    No role prefixes: the model reads what the customer said and nothing else,
-    which also halves the text the encoder has to embed.
-    """
-    customer = [t for t in turns if t.role is Role.CUSTOMER]
-    # sorted() is stable, so turns that share a start time keep their order.
-    customer.sort(key=lambda t: t.start_time)
-    parts = (" ".join(t.text.split()) for t in customer)
-    return " ".join(p for p in parts if p)

@@ -192,3 +192,63 @@ def encode_response(predictions: Sequence[Mapping[str, Any]], *, batch: bool, ac
         return "".join(json.dumps(p) + "\n" for p in predictions).encode()
     payload: Any = {"predictions": list(predictions)} if batch else predictions[0]
     return json.dumps(payload).encode()
+
+
+# --- the client side: what the scoring Lambda sends and reads back ---
+
+
+class ResponseError(ValueError):
+    """The endpoint answered 200 with something that is not the prediction contract."""
+
+
+@dataclass(frozen=True)
+class Score:
+    probability: float
+    model_version: str
+    missing_features: list[str]
+
+
+def shorten_text(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, bool]:
+    """Text that fits the endpoint's limit: the head and the end of the call, joined by an ellipsis.
+
+    The opening (why they called) and the close (what they decided) carry the most signal.
+    Returns the text and whether it was shortened.
+    """
+    if len(text) <= limit:
+        return text, False
+    marker = " … "
+    head = (limit - len(marker)) // 2
+    tail = limit - len(marker) - head
+    return text[:head] + marker + text[len(text) - tail :], True
+
+
+def request_record(features: Mapping[str, Any], text: str | None) -> dict[str, Any]:
+    """One record for the endpoint: profile features (absent -> null) plus the customer's text.
+
+    Empty text is sent as null, so the model imputes it and reports ``text`` as missing.
+    """
+    record = dict(features)
+    record[TEXT] = shorten_text(text)[0] if text else None
+    return record
+
+
+def parse_score(body: bytes | str) -> Score:
+    """The endpoint's answer (a single prediction, or the first of a batch). Raises :class:`ResponseError`."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ResponseError("endpoint response is not JSON") from None
+    if isinstance(payload, Mapping) and isinstance(payload.get("predictions"), list) and payload["predictions"]:
+        payload = payload["predictions"][0]
+    if not isinstance(payload, Mapping):
+        raise ResponseError("endpoint response is not a prediction object")
+    probability = payload.get("probability")
+    if isinstance(probability, bool) or not isinstance(probability, (int, float)):
+        raise ResponseError("endpoint response has no numeric 'probability'")
+    if not _finite(probability) or not 0.0 <= probability <= 1.0:
+        raise ResponseError("endpoint probability is outside [0, 1]")
+    missing = payload.get("missing_features") or []
+    if not isinstance(missing, list):
+        raise ResponseError("'missing_features' is not a list")
+    version = payload.get("model_version")
+    return Score(float(probability), str(version) if version else "unknown", [str(m) for m in missing])

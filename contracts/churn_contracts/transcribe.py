@@ -7,6 +7,7 @@ transcript with neither.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -88,9 +89,10 @@ def _content(item: Mapping[str, Any]) -> str:
 
 def _time(value: Any, default: float) -> float:
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        moment = float(value)
+    except (TypeError, ValueError, OverflowError):
         return default
+    return moment if math.isfinite(moment) else default
 
 
 def _tokens(items: Iterable[Mapping[str, Any]], speaker_of) -> list[_Token]:
@@ -114,10 +116,12 @@ def _channel_tokens(channel_labels: Mapping[str, Any]) -> list[_Token]:
         raise MalformedTranscriptError("'channel_labels.channels' is not a list")
     tokens: list[_Token] = []
     for channel in channels:
+        if not isinstance(channel, Mapping):
+            raise MalformedTranscriptError("a channel entry is not an object")
         label = str(channel.get("channel_label", ""))
         items = channel.get("items", [])
-        if not isinstance(items, list):
-            raise MalformedTranscriptError(f"channel {label!r} has no item list")
+        if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+            raise MalformedTranscriptError("a channel has no list of item objects")
         tokens.extend(_tokens(items, lambda _item, _start, label=label: label))
     # Interleave the channels by time; stable, so punctuation stays after its word.
     tokens.sort(key=lambda t: t.start_time)
@@ -127,8 +131,14 @@ def _channel_tokens(channel_labels: Mapping[str, Any]) -> list[_Token]:
 def _speaker_tokens(items: Sequence[Mapping[str, Any]], speaker_labels: Mapping[str, Any]) -> list[_Token]:
     # Older outputs put the speaker only in the segments, keyed by start time.
     by_start: dict[str, str] = {}
-    for segment in speaker_labels.get("segments") or []:
-        for seg_item in segment.get("items") or []:
+    segments = speaker_labels.get("segments") or []
+    if not isinstance(segments, list) or not all(isinstance(s, Mapping) for s in segments):
+        raise MalformedTranscriptError("'speaker_labels.segments' is not a list of objects")
+    for segment in segments:
+        seg_items = segment.get("items") or []
+        if not isinstance(seg_items, list) or not all(isinstance(i, Mapping) for i in seg_items):
+            raise MalformedTranscriptError("a speaker segment has no list of item objects")
+        for seg_item in seg_items:
             by_start[str(seg_item.get("start_time"))] = str(seg_item.get("speaker_label", ""))
 
     def speaker_of(item: Mapping[str, Any], _start: float) -> str:
@@ -142,8 +152,9 @@ def _plain_tokens(items: Sequence[Mapping[str, Any]], results: Mapping[str, Any]
     if items:
         return _tokens(items, lambda _item, _start: "customer")
     # Some producers write only the flat transcript; it is still one customer turn.
-    transcripts = results.get("transcripts") or [{}]
-    text = str(transcripts[0].get("transcript", "")) if isinstance(transcripts[0], Mapping) else ""
+    transcripts = results.get("transcripts")
+    first = transcripts[0] if isinstance(transcripts, list) and transcripts else None
+    text = str(first.get("transcript") or "") if isinstance(first, Mapping) else ""
     return [_Token("customer", 0.0, text, False)] if text.strip() else []
 
 

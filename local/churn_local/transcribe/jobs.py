@@ -16,7 +16,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
+
+from churn_contracts.locations import LocationError, S3Location, parse_location
 
 logger = logging.getLogger(__name__)
 
@@ -59,30 +61,15 @@ class InternalFailureError(TranscribeError):
     status = 500
 
 
-@dataclass(frozen=True)
-class S3Location:
-    bucket: str
-    key: str
-
-    def https_uri(self, region: str) -> str:
-        # The form GetTranscriptionJob returns for a transcript in the caller's bucket.
-        return f"https://s3.{region}.amazonaws.com/{self.bucket}/{self.key}"
-
-
 def parse_media_uri(uri: str) -> S3Location:
-    """``s3://bucket/key`` or an S3 https URL (path or virtual-host style)."""
+    """``s3://bucket/key`` or an S3 https URL (path or virtual-host style): the shared parser,
+    limited to what Transcribe accepts (no other hosts)."""
     parsed = urlparse(uri)
-    host = parsed.netloc
-    if parsed.scheme == "s3" and host and parsed.path.strip("/"):
-        return S3Location(host, unquote(parsed.path.lstrip("/")))
-    if parsed.scheme == "https" and host.endswith(".amazonaws.com"):
-        path = unquote(parsed.path.lstrip("/"))
-        if host.startswith("s3.") or host.startswith("s3-"):
-            bucket, _, key = path.partition("/")
-        else:
-            bucket, key = host.split(".s3", 1)[0], path
-        if bucket and key:
-            return S3Location(bucket, key)
+    if parsed.scheme == "s3" or (parsed.scheme == "https" and parsed.netloc.endswith(".amazonaws.com")):
+        try:
+            return parse_location(uri)
+        except LocationError:
+            pass
     raise BadRequestError(f"The media file URI {uri!r} is not valid. Specify an Amazon S3 URI.")
 
 

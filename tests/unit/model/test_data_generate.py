@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from churn_contracts.conversation import Conversation, render_customer_text
+from churn_contracts.conversation import Conversation
 from churn_contracts.features import CALL_ID, CATEGORICAL, CUSTOMER_ID, LABEL, NUMERICAL, TEXT
 from churn_model.data import latent
 from churn_model.data.generate import GENERATOR_VERSION, MISSING_RATE, generate_rows, main, simulate
@@ -105,7 +105,7 @@ def test_turns_alternate_in_time_and_text_is_the_renderer_output(rows: list[dict
         ]
         starts = [t["start_time"] for t in turns]
         assert starts == sorted(starts) and len(set(starts)) == len(starts)
-        assert row[TEXT] == render_customer_text(Conversation.from_list(turns).turns)
+        assert row[TEXT] == Conversation.from_list(turns).customer_text
 
 
 def test_customer_side_length_is_realistic(rows: list[dict]) -> None:
