@@ -1,0 +1,1 @@
+"""ScoreApiFunction: the churn scoring API behind API Gateway (REST, /v1)."""

@@ -1,0 +1,139 @@
+"""SageMaker Runtime: score one record on the churn endpoint, for a caller who is waiting.
+
+Errors map as in the score function, with fewer and shorter retries:
+- throttling, 5xx, ``ModelNotReadyException`` and a ``ModelError`` whose original status is
+  429 or 5xx: retried briefly, then :class:`EndpointUnavailableError` (503 + Retry-After);
+- ``ModelError`` with a 4xx original status: :class:`ModelRejectedError` (422);
+- anything else (no such endpoint, access denied): raised unchanged (a logged 500).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from churn_lambda.retry import Backoff, call_with_backoff
+
+from ..domain import EndpointUnavailableError, ModelRejectedError, Score
+
+JSON = "application/json"
+_RETRYABLE_CODES = {
+    "ThrottlingException",
+    "ModelNotReadyException",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalDependencyException",
+}
+
+log = logging.getLogger(__name__)
+
+
+class EndpointContractError(RuntimeError):
+    """The endpoint answered 200 with something that is not the prediction contract."""
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _original_status(exc: ClientError) -> int:
+    raw = exc.response.get("OriginalStatusCode") or exc.response.get("Error", {}).get("OriginalStatusCode")
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return 0
+
+
+def retryable(exc: Exception) -> bool:
+    if isinstance(exc, BotoCoreError):  # connection reset, read timeout
+        return True
+    if not isinstance(exc, ClientError):
+        return False
+    if _code(exc) == "ModelError":
+        original = _original_status(exc)
+        return original == 429 or original >= 500
+    status = _status(exc)
+    return _code(exc) in _RETRYABLE_CODES or status == 429 or status >= 500
+
+
+def parse_score(body: bytes) -> Score:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise EndpointContractError("endpoint response is not JSON") from None
+    if (
+        isinstance(payload, Mapping)
+        and isinstance(payload.get("predictions"), list)
+        and payload["predictions"]
+    ):
+        payload = payload["predictions"][0]
+    if not isinstance(payload, Mapping):
+        raise EndpointContractError("endpoint response is not a prediction object")
+    probability = payload.get("probability")
+    if isinstance(probability, bool) or not isinstance(probability, (int, float)):
+        raise EndpointContractError("endpoint response has no numeric 'probability'")
+    if not math.isfinite(probability) or not 0.0 <= probability <= 1.0:
+        raise EndpointContractError("endpoint probability is outside [0, 1]")
+    missing = payload.get("missing_features") or []
+    if not isinstance(missing, list):
+        raise EndpointContractError("'missing_features' is not a list")
+    reasons = payload.get("reasons")
+    return Score(
+        float(probability),
+        str(payload.get("model_version") or "unknown"),
+        [str(m) for m in missing],
+        reasons if isinstance(reasons, list) else None,
+    )
+
+
+class EndpointScorer:
+    def __init__(
+        self,
+        runtime: Any,
+        endpoint_name: str,
+        backoff: Backoff | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self._runtime = runtime
+        self._endpoint_name = endpoint_name
+        self._backoff = backoff or Backoff(attempts=3, base_s=0.1, cap_s=1.0)
+        self._sleep = sleep
+
+    def score(self, record: Mapping[str, Any], explain: bool | int = False) -> Score:
+        payload = dict(record)
+        if explain:
+            payload["explain"] = explain
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        kwargs: dict[str, Any] = {"retryable": retryable, "backoff": self._backoff, "on_retry": _log_retry}
+        if self._sleep is not None:
+            kwargs["sleep"] = self._sleep
+        try:
+            response = call_with_backoff(
+                lambda: self._runtime.invoke_endpoint(
+                    EndpointName=self._endpoint_name, ContentType=JSON, Accept=JSON, Body=body
+                ),
+                **kwargs,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            if retryable(exc):
+                code = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+                raise EndpointUnavailableError(f"endpoint unavailable: {code}") from exc
+            if isinstance(exc, ClientError) and _code(exc) == "ModelError":
+                raise ModelRejectedError(
+                    f"the model refused the record (status {_original_status(exc) or 'unknown'})"
+                ) from None
+            raise
+        return parse_score(response["Body"].read())
+
+
+def _log_retry(exc: Exception, attempt: int) -> None:
+    code = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+    log.warning("Endpoint throttled or unavailable, retrying", extra={"error_code": code, "attempt": attempt})
