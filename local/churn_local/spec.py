@@ -22,6 +22,7 @@ from .template import (
     DEFAULT_STACK_NAME,
     Resolver,
     TemplateError,
+    check_parameters,
     load_template,
 )
 
@@ -163,6 +164,8 @@ def read_stack(
     """Resolve the template at ``template_path`` into the local stack's blueprint."""
     template_path = Path(template_path).resolve()
     template = load_template(template_path)
+    # The same checks as CloudFormation's (and the risk thresholds' order): fail here, not later.
+    check_parameters(template, parameters)
     resolver = Resolver(
         template,
         parameters={k: str(v) for k, v in (parameters or {}).items()},

@@ -24,7 +24,7 @@ from typing import Any
 from .aws import FAKE_CREDENTIALS, LocalAws, Wiring, client, provision, table
 from .runner import AsyncInvoker, DestinationSender, EventRunner, FunctionProcess, LogSink, Outcome, print_log
 from .spec import FunctionSpec, StackSpec, read_stack
-from .template import DEFAULT_REGION
+from .template import DEFAULT_REGION, TemplateError, check_parameters, load_template
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +278,10 @@ def up(args: argparse.Namespace, *, quiet: bool = False) -> dict[str, Any]:
         if not quiet:
             print(f"local stack already running (pid {state['pid']})")
         return state
+    try:  # bad parameters fail here, in one message, not after retries in stack.log
+        check_parameters(load_template(args.template), _parse_params(args.param))
+    except TemplateError as exc:
+        raise SystemExit(str(exc)) from None
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / "stack.log"
     command = [

@@ -21,11 +21,11 @@ def of_type(kind: str) -> list[str]:
     return [lid for lid, resource in R.items() if resource["Type"] == kind]
 
 
-def test_data_resources_are_retained():
+def test_data_resources_are_retained_except_when_their_first_deploy_rolls_back():
     for logical_id in ("RecordingsBucket", "ProfilesTable", "CallsTable", "CustomerAlertsTable"):
-        assert (
-            R[logical_id]["DeletionPolicy"] == "Retain" and R[logical_id]["UpdateReplacePolicy"] == "Retain"
-        )
+        assert R[logical_id]["DeletionPolicy"] == "RetainExceptOnCreate"
+        # RetainExceptOnCreate is a DeletionPolicy only; a replacement keeps the old one.
+        assert R[logical_id]["UpdateReplacePolicy"] == "Retain"
 
 
 def test_bucket_is_encrypted_private_notifies_eventbridge_and_expires():
