@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from churn_contracts.risk import (
+    DEFAULT_HIGH_RISK_THRESHOLD,
+    DEFAULT_MEDIUM_RISK_THRESHOLD,
+    HIGH_ENV,
+    MEDIUM_ENV,
+    RiskThresholds,
+    ThresholdError,
+)
 from churn_lambda.env import ConfigError, number, required
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
@@ -17,15 +25,8 @@ class Settings:
     profiles_table: str
     endpoint_name: str
     calls_by_customer_index: str = "by-customer"
-    medium_risk_threshold: float = 0.12
-    high_risk_threshold: float = 0.42
+    thresholds: RiskThresholds = field(default_factory=RiskThresholds)
     retry_after_s: int = 5
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.medium_risk_threshold <= self.high_risk_threshold <= 1.0:
-            raise ConfigError(
-                "thresholds must satisfy 0 <= MEDIUM_RISK_THRESHOLD <= HIGH_RISK_THRESHOLD <= 1"
-            )
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -35,7 +36,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         profiles_table=required(env, "PROFILES_TABLE"),
         endpoint_name=required(env, "ENDPOINT_NAME"),
         calls_by_customer_index=env.get("CALLS_BY_CUSTOMER_INDEX", "").strip() or "by-customer",
-        medium_risk_threshold=number(env, "MEDIUM_RISK_THRESHOLD", 0.12),
-        high_risk_threshold=number(env, "HIGH_RISK_THRESHOLD", 0.42),
+        thresholds=_thresholds(env),
         retry_after_s=number(env, "RETRY_AFTER_SECONDS", 5, int),
     )
+
+
+def _thresholds(env: Mapping[str, str]) -> RiskThresholds:
+    medium = number(env, MEDIUM_ENV, DEFAULT_MEDIUM_RISK_THRESHOLD)
+    high = number(env, HIGH_ENV, DEFAULT_HIGH_RISK_THRESHOLD)
+    try:
+        return RiskThresholds(medium, high)
+    except ThresholdError as exc:
+        raise ConfigError(f"{MEDIUM_ENV}/{HIGH_ENV}: {exc}") from None

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from datetime import datetime
 from typing import Any, Protocol
 
-from churn_contracts.calls import risk_level
-from churn_contracts.endpoint import MAX_TEXT_CHARS, FeatureSpec, parse_record
-from churn_contracts.features import PROFILE_FEATURES, TEXT
+from churn_contracts.calls import CallItem, timestamp
+from churn_contracts.endpoint import FeatureSpec, parse_record, request_record, shorten_text
+from churn_contracts.features import PROFILE_FEATURES
 from churn_contracts.profile import item_to_record
+from churn_contracts.risk import RiskThresholds
 
 # What a call item may show through the API: status and score, never transcript text (excerpt)
 # or where the transcript and recording live.
@@ -100,44 +101,30 @@ class ScoreAnswer:
     reasons: list[Any] | None = None
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    medium: float
-    high: float
-
-
-def shorten_text(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, bool]:
-    """Text past the endpoint's limit keeps its start, cut at a word boundary; flagged as cut."""
-    if len(text) <= limit:
-        return text, False
-    cut = text[:limit]
-    if " " in cut[limit // 2 :]:
-        cut = cut.rsplit(" ", 1)[0]
-    return cut, True
-
-
 def build_record(query: ScoreQuery, profiles: Profiles) -> tuple[dict[str, Any], bool, bool]:
     """The endpoint record (the shared contract's shape), whether a profile was found, whether cut."""
     if query.customer_id is not None:
         item = profiles.get(query.customer_id)
         if item is None and not query.allow_missing_profile:
             raise UnknownCustomerError(query.customer_id)
-        record, found = item_to_record(item or {}), item is not None
+        features, found = item_to_record(item or {}), item is not None
     else:
         given = query.profile or {}
-        record, found = {name: given.get(name) for name in PROFILE_FEATURES}, True
+        features, found = {name: given.get(name) for name in PROFILE_FEATURES}, True
+    # The pipeline's own record builder and shortening (head and end of the call), so an API
+    # score and a pipeline score of the same words cannot drift.
     text, truncated = shorten_text(query.text)
-    record[TEXT] = text
+    record = request_record(features, text)
     # The endpoint's own request validation, run here too: a record it would refuse is the
     # caller's error (4xx) and never costs an endpoint call.
     parse_record(record, FeatureSpec())
     return record, found, truncated
 
 
-def score(query: ScoreQuery, thresholds: Thresholds, profiles: Profiles, scorer: Scorer) -> ScoreAnswer:
+def score(query: ScoreQuery, thresholds: RiskThresholds, profiles: Profiles, scorer: Scorer) -> ScoreAnswer:
     record, found, truncated = build_record(query, profiles)
     result = scorer.score(record, query.explain)
-    level = risk_level(result.probability, thresholds.medium, thresholds.high)
+    level = thresholds.level(result.probability)
     return ScoreAnswer(
         probability=result.probability,
         risk_level=level.value,
@@ -150,21 +137,18 @@ def score(query: ScoreQuery, thresholds: Thresholds, profiles: Profiles, scorer:
 
 
 def call_view(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A call item as the API shows it: the listed fields only, numbers as floats."""
-    view: dict[str, Any] = {"call_id": str(item.get("job_name", ""))}
-    if item.get("customer_id") is not None:
-        view["customer_id"] = str(item["customer_id"])
-    if item.get("call_id") is not None:
-        view["source_call_id"] = str(item["call_id"])
+    """A call item (read with the shared codec) as the API shows it: the listed fields only."""
+    call = CallItem.from_item(item)
+    view: dict[str, Any] = {"call_id": call.job_name}
+    if call.customer_id is not None:
+        view["customer_id"] = call.customer_id
+    if call.call_id is not None:
+        view["source_call_id"] = call.call_id
     for name in CALL_FIELDS:
-        value = item.get(name)
-        if value is None:
+        value = getattr(call, name)
+        if value is None or (name == "alert_suppressed" and "alert_suppressed" not in item):
             continue
-        if isinstance(value, Decimal):
-            value = float(value)
-        elif isinstance(value, (list, set, tuple)):
-            value = [str(v) for v in value]
-        view[name] = value
+        view[name] = timestamp(value) if isinstance(value, datetime) else value
     return view
 
 

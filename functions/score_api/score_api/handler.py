@@ -166,7 +166,7 @@ def post_score(request: ScoreRequest) -> ScoreResponse:
     try:
         answer = domain.score(
             query,
-            domain.Thresholds(config.medium_risk_threshold, config.high_risk_threshold),
+            config.thresholds,
             profiles(),
             scorer(),
         )

@@ -12,13 +12,20 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
-from churn_contracts.endpoint import MAX_TEXT_CHARS, FeatureSpec, RequestError, parse_request, prediction
+from churn_contracts.endpoint import (
+    MAX_TEXT_CHARS,
+    FeatureSpec,
+    RequestError,
+    parse_request,
+    prediction,
+    shorten_text,
+)
 from churn_contracts.profile import record_to_item
 from churn_lambda.retry import Backoff
 from score_api import handler
 from score_api.adapters.calls import CallsReader, decode_cursor, encode_cursor
 from score_api.adapters.endpoint import EndpointScorer
-from score_api.domain import InvalidCursorError, shorten_text
+from score_api.domain import InvalidCursorError
 
 from tests.unit.functions.conftest import CALLS, PROFILES, Aws
 
@@ -195,13 +202,13 @@ def test_text_over_the_limit_is_shortened_and_flagged(api: Runtime, context: Any
     status, body, _ = call(context, "POST", "/v1/score", {"profile": GOLD, "text": text})
     assert status == 200 and body["text_truncated"] is True
     sent = api.bodies[-1]["text"]
-    assert len(sent) <= MAX_TEXT_CHARS and text.startswith(sent) and not sent.endswith(" ")
+    # The pipeline's shortening: the same function the score function uses.
+    assert (sent, True) == shorten_text(text) and len(sent) <= MAX_TEXT_CHARS
 
 
-def test_shorten_text_cuts_at_a_word_boundary() -> None:
-    assert shorten_text("short") == ("short", False)
-    cut, flagged = shorten_text("aaaa bbbb cccc", limit=12)
-    assert (cut, flagged) == ("aaaa bbbb", True)
+def test_empty_text_is_sent_as_missing_like_the_pipeline(api: Runtime, context: Any) -> None:
+    status, body, _ = call(context, "POST", "/v1/score", {"profile": GOLD, "text": ""})
+    assert status == 200 and api.bodies[-1]["text"] is None and "text" in body["missing_features"]
 
 
 # --- bad input ------------------------------------------------------------------------------

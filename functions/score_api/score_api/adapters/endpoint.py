@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from churn_contracts.endpoint import parse_score
 from churn_lambda.retry import Backoff, call_with_backoff
 
 from ..domain import EndpointUnavailableError, ModelRejectedError, Score
@@ -30,10 +30,6 @@ _RETRYABLE_CODES = {
 }
 
 log = logging.getLogger(__name__)
-
-
-class EndpointContractError(RuntimeError):
-    """The endpoint answered 200 with something that is not the prediction contract."""
 
 
 def _status(exc: ClientError) -> int:
@@ -64,34 +60,17 @@ def retryable(exc: Exception) -> bool:
     return _code(exc) in _RETRYABLE_CODES or status == 429 or status >= 500
 
 
-def parse_score(body: bytes) -> Score:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise EndpointContractError("endpoint response is not JSON") from None
+def _reasons(body: bytes) -> list[Any] | None:
+    """The reasons an explained prediction carries (the contract's parse_score reads the rest)."""
+    payload = json.loads(body)
     if (
         isinstance(payload, Mapping)
         and isinstance(payload.get("predictions"), list)
         and payload["predictions"]
     ):
         payload = payload["predictions"][0]
-    if not isinstance(payload, Mapping):
-        raise EndpointContractError("endpoint response is not a prediction object")
-    probability = payload.get("probability")
-    if isinstance(probability, bool) or not isinstance(probability, (int, float)):
-        raise EndpointContractError("endpoint response has no numeric 'probability'")
-    if not math.isfinite(probability) or not 0.0 <= probability <= 1.0:
-        raise EndpointContractError("endpoint probability is outside [0, 1]")
-    missing = payload.get("missing_features") or []
-    if not isinstance(missing, list):
-        raise EndpointContractError("'missing_features' is not a list")
-    reasons = payload.get("reasons")
-    return Score(
-        float(probability),
-        str(payload.get("model_version") or "unknown"),
-        [str(m) for m in missing],
-        reasons if isinstance(reasons, list) else None,
-    )
+    reasons = payload.get("reasons") if isinstance(payload, Mapping) else None
+    return reasons if isinstance(reasons, list) else None
 
 
 class EndpointScorer:
@@ -131,7 +110,14 @@ class EndpointScorer:
                     f"the model refused the record (status {_original_status(exc) or 'unknown'})"
                 ) from None
             raise
-        return parse_score(response["Body"].read())
+        body = response["Body"].read()
+        score = parse_score(body)  # raises ResponseError: a broken endpoint is our 500, not the caller's
+        return Score(
+            score.probability,
+            score.model_version,
+            score.missing_features,
+            _reasons(body) if explain else None,
+        )
 
 
 def _log_retry(exc: Exception, attempt: int) -> None:
