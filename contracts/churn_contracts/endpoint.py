@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .features import CATEGORICAL, NUMERICAL, TEXT
+from .features import CATEGORICAL, NUMERICAL, TEXT, categorical_value
 
 JSON = "application/json"
 JSON_LINES = "application/jsonlines"
@@ -103,6 +103,13 @@ def parse_record(obj: Any, spec: FeatureSpec, *, where: str = "record") -> Recor
     missing: list[str] = []
     for name in spec.all:
         value = obj.get(name)
+        if name in spec.categorical:
+            try:
+                value = categorical_value(value)  # the same coercion training used
+            except TypeError:
+                raise RequestError(
+                    400, f"{where}: categorical field {name!r} must be a string, number, boolean or null"
+                ) from None
         if value is None:
             missing.append(name)
         elif name in spec.numerical:
@@ -110,8 +117,7 @@ def parse_record(obj: Any, spec: FeatureSpec, *, where: str = "record") -> Recor
                 raise RequestError(400, f"{where}: field {name!r} must be a finite number or null")
             value = float(value)
         elif not isinstance(value, str):
-            kind = "text" if name in spec.text else "categorical"
-            raise RequestError(400, f"{where}: {kind} field {name!r} must be a string or null")
+            raise RequestError(400, f"{where}: text field {name!r} must be a string or null")
         elif name in spec.text and len(value) > MAX_TEXT_CHARS:
             raise RequestError(413, f"{where}: field {name!r} is longer than {MAX_TEXT_CHARS} characters")
         features[name] = value

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from .features import CATEGORICAL, CUSTOMER_ID, NUMERICAL
+from .features import CATEGORICAL, CUSTOMER_ID, NUMERICAL, categorical_value
 
 
 def item_to_record(
@@ -27,8 +27,10 @@ def item_to_record(
             float(value) if isinstance(value, (Decimal, int, float)) and not isinstance(value, bool) else None
         )
     for name in categorical:
-        value = item.get(name)
-        record[name] = str(value) if value is not None else None
+        try:
+            record[name] = categorical_value(item.get(name))  # as training and the endpoint coerce it
+        except TypeError:  # a set or map attribute is no category
+            record[name] = None
     return record
 
 
@@ -51,7 +53,7 @@ def record_to_item(
             continue
         item[name] = Decimal(str(number))
     for name in categorical:
-        value = record.get(name)
-        if value is not None and value != "":
-            item[name] = str(value)
+        value = categorical_value(record.get(name))
+        if value is not None:
+            item[name] = value
     return item

@@ -63,7 +63,7 @@ def test_instances_batch_and_json_lines():
         (b'{"Day Mins": Infinity}', "Infinity"),
         (b'{"Day Mins": 1e999}', "'Day Mins'"),
         (b'{"Day Mins": 1' + b"0" * 400 + b"}", "'Day Mins'"),
-        (b'{"plan": 3}', "'plan'"),
+        (b'{"plan": [3]}', "'plan'"),
         (b'{"text": ["a"]}', "'text'"),
         (b"\xff\xfe{}", "UTF-8"),
         (b"", "not valid JSON"),
@@ -76,7 +76,7 @@ def test_bad_bodies_are_400_naming_the_problem(body, needle):
 
 
 def test_json_lines_errors_name_the_line():
-    status, message = status_of(b'{"plan": "A"}\n{"plan": 1}\n', JSON_LINES)
+    status, message = status_of(b'{"plan": "A"}\n{"plan": {"a": 1}}\n', JSON_LINES)
     assert status == 400 and "line 2" in message
 
 
@@ -120,3 +120,13 @@ def test_feature_spec_round_trip_and_tabular_only():
     assert FeatureSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
     [record] = parse_request(b'{"a": 1, "b": "x", "text": 5}', JSON, spec).records
     assert record.features == {"a": 1.0, "b": "x"} and record.missing == []
+
+
+def test_categorical_numbers_are_coerced_as_training_coerces_them():
+    # Issue 11 section 4: JSON numbers in a categorical field become their canonical string.
+    from churn_contracts.endpoint import FeatureSpec, parse_record
+
+    spec = FeatureSpec((), ("Area Code", "Int'l Plan", "plan"), ())
+    record = parse_record({"Area Code": 415, "Int'l Plan": 1.0, "plan": " "}, spec)
+    assert record.features == {"Area Code": "415", "Int'l Plan": "1", "plan": None}
+    assert record.missing == ["plan"]
