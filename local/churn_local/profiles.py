@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
 import json
 import sys
 from collections import Counter
@@ -20,7 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from churn_contracts.features import CATEGORICAL, CUSTOMER_ID, NUMERICAL
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from churn_contracts.features import (
+    CALL_ID,
+    CATEGORICAL,
+    CUSTOMER_ID,
+    LABEL,
+    NUMERICAL,
+    PROFILE_FEATURES,
+    TEXT,
+)
 from churn_contracts.profile import record_to_item
 
 from .tables import TableNotFoundError, add_table_arguments, open_table
@@ -43,17 +54,57 @@ class LoadReport:
         return self.written + self.duplicates + len(self.rejected)
 
 
-def read_rows(path: Path, fmt: str | None = None) -> Iterator[tuple[int, Mapping[str, Any] | Exception]]:
-    """(line number, row or the error that made it unreadable) for each data row."""
+# Columns the profiles table stores, and those a training file carries that it leaves out.
+KNOWN_COLUMNS = frozenset({CUSTOMER_ID, *PROFILE_FEATURES})
+IGNORED_COLUMNS = frozenset({TEXT, LABEL, CALL_ID})
+
+
+def unknown_columns(columns: Iterable[str]) -> list[str]:
+    """Each column that is no profile column, with the one it probably meant (case, spaces)."""
+    by_folded = {_fold(name): name for name in KNOWN_COLUMNS}
+    notes = []
+    for column in columns:
+        if column in KNOWN_COLUMNS or column in IGNORED_COLUMNS:
+            continue
+        meant = by_folded.get(_fold(column)) or next(
+            iter(difflib.get_close_matches(column, sorted(KNOWN_COLUMNS), n=1, cutoff=0.8)), None
+        )
+        notes.append(f"{column!r} (did you mean {meant!r}?)" if meant else repr(column))
+    return notes
+
+
+def check_columns(columns: Iterable[str], where: str, warn: Callable[[str], None]) -> None:
+    """Fail on a file with no profile feature at all; warn about each column that will be ignored."""
+    columns = list(columns)
+    if not any(column in PROFILE_FEATURES for column in columns):
+        raise ValueError(
+            f"{where}: none of the columns is a profile feature (expected some of: "
+            f"{', '.join(PROFILE_FEATURES)}); nothing was loaded"
+        )
+    unknown = unknown_columns(columns)
+    if unknown:
+        warn(f"{where}: ignoring unknown column(s): {', '.join(unknown)}")
+
+
+def read_rows(
+    path: Path, fmt: str | None = None, warn: Callable[[str], None] = lambda message: None
+) -> Iterator[tuple[int, Mapping[str, Any] | Exception]]:
+    """(line number, row or the error that made it unreadable) for each data row.
+
+    The columns are checked before any row is yielded: the CSV header, or a JSON Lines file's first
+    object (later objects' new unknown keys are warned about as they appear).
+    """
     fmt = fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
     with path.open(newline="", encoding="utf-8") as handle:
         if fmt == "csv":
             reader = csv.DictReader(handle)
             if reader.fieldnames is None or CUSTOMER_ID not in reader.fieldnames:
                 raise ValueError(f"{path}: the CSV header has no {CUSTOMER_ID!r} column")
+            check_columns(reader.fieldnames, f"{path}", warn)
             for row in reader:
                 yield reader.line_num, row
             return
+        seen: set[str] | None = None
         for number, text in enumerate(handle, start=1):
             if not text.strip():
                 continue
@@ -62,7 +113,23 @@ def read_rows(path: Path, fmt: str | None = None) -> Iterator[tuple[int, Mapping
             except ValueError as exc:
                 yield number, ValueError(f"not JSON ({exc.msg})")
                 continue
-            yield number, row if isinstance(row, dict) else ValueError("not a JSON object")
+            if not isinstance(row, dict):
+                yield number, ValueError("not a JSON object")
+                continue
+            if seen is None:
+                check_columns(row, f"{path} (line {number})", warn)
+                seen = set(row)
+            elif not set(row) <= seen:
+                new = [key for key in row if key not in seen]
+                seen.update(new)
+                notes = unknown_columns(new)
+                if notes:
+                    warn(f"{path} (line {number}): ignoring unknown key(s): {', '.join(notes)}")
+            yield number, row
+
+
+def _fold(name: str) -> str:
+    return "".join(name.split()).lower()
 
 
 def to_item(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,25 +218,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file name")
     add_table_arguments(parser)
     args = parser.parse_args(argv)
+    if args.real and boto3.session.Session(region_name=args.region).get_credentials() is None:
+        print(f"profiles: {_aws_error_line(NoCredentialsError())}", file=sys.stderr)
+        return 2  # before reading the file, not after a progress bar
     try:
         table, where = open_table(args, "profiles")
     except TableNotFoundError as exc:
         print(f"profiles: {exc}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as exc:
+        print(f"profiles: {_aws_error_line(exc)}", file=sys.stderr)
         return 2
     with args.file.open("rb") as handle:
         total = sum(1 for _ in handle) - (
             1 if (args.format or args.file.suffix.lower().lstrip(".")) == "csv" else 0
         )
     tick, close = _progress_bar(total)
+    warn = lambda message: print(f"profiles: warning: {message}", file=sys.stderr)  # noqa: E731
     try:
-        report = load_profiles(read_rows(args.file, args.format), table, tick)
+        report = load_profiles(read_rows(args.file, args.format, warn), table, tick)
     except ValueError as exc:
         close()
         print(f"profiles: {exc}", file=sys.stderr)
         return 2
+    except (BotoCoreError, ClientError) as exc:
+        close()
+        print(f"profiles: {_aws_error_line(exc)}", file=sys.stderr)
+        return 2
     close()
     print_report(report, where)
     return 1 if report.rejected else 0
+
+
+def _aws_error_line(exc: BaseException) -> str:
+    if isinstance(exc, NoCredentialsError):
+        return "no AWS credentials found: set AWS_PROFILE, or run `aws configure` (or `aws sso login`)"
+    if isinstance(exc, NoRegionError):
+        return "no AWS region: pass --region, or set AWS_REGION"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"AWS error {error.get('Code', '')}: {error.get('Message', '')}"
+    return f"AWS error: {exc}"
 
 
 if __name__ == "__main__":

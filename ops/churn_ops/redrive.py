@@ -1,6 +1,6 @@
 """Redrive a dead-letter queue after a fix, and report what was sent (boto3 only).
 
-    python -m churn_ops.redrive --stack churn-alerts --output ScoreCallDeadLetterQueueUrl [--dry-run]
+    python -m churn_ops.redrive --stack churn-alerts --output ScoreCallFailuresQueueUrl [--dry-run]
     python -m churn_ops.redrive --queue <queue URL or name> [--function <name>] [--to-queue <URL>]
 
 What a failed message holds decides how it is sent again:
@@ -32,7 +32,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from churn_ops.stack import StackError, stack_outputs
+from churn_ops.stack import AWS_SETUP_ERRORS, StackError, aws_error_line, stack_outputs
 
 RECEIVE_BATCH = 10
 # Long enough to send a batch; a message not deleted reappears after it.
@@ -230,7 +230,9 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--queue", help="the dead-letter queue: URL or name")
     source.add_argument("--stack", help="read the queue URL from this stack's outputs (with --output)")
     p.add_argument(
-        "--output", help="the stack output holding the queue URL, e.g. ScoreCallDeadLetterQueueUrl"
+        "--output",
+        help="the stack output holding the queue URL: ScoreCallFailuresQueueUrl, StartTranscriptionFailuresQueueUrl, "
+        "RecordingEventsDLQUrl or TranscriptionEventsDLQUrl",
     )
     p.add_argument("--function", help="function to invoke for a Lambda DLQ (its messages do not name it)")
     p.add_argument("--to-queue", help="move every message to this queue URL instead of invoking")
@@ -244,9 +246,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    session = boto3.Session(region_name=args.region)
-    sqs = session.client("sqs")
     try:
+        session = boto3.Session(region_name=args.region)
+        sqs = session.client("sqs")
         if args.stack:
             if not args.output:
                 raise RedriveError("--stack needs --output (the stack output holding the queue URL)")
@@ -269,6 +271,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (RedriveError, StackError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except AWS_SETUP_ERRORS as exc:
+        print(f"error: {aws_error_line(exc)}", file=sys.stderr)
         return 2
     print(json.dumps(report.to_dict(), indent=2))
     counts = report.counts()

@@ -13,11 +13,47 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
 
 
 class StackError(RuntimeError):
     """The stack is not there, or not in a state to act on."""
+
+
+# Errors that mean "this shell is not set up for AWS": one line for them, never a traceback.
+AWS_SETUP_ERRORS = (BotoCoreError, ClientError)
+_BAD_CREDENTIAL_CODES = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+}
+
+
+def aws_error_line(exc: BaseException) -> str:
+    """One line saying what is wrong with the AWS set-up, and what to do."""
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return "no AWS credentials found: set AWS_PROFILE, or run `aws configure` (or `aws sso login`)"
+    if isinstance(exc, NoRegionError):
+        return "no AWS region: pass --region, or set AWS_REGION"
+    if isinstance(exc, EndpointConnectionError):
+        return f"cannot reach AWS: {exc}"
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        message = exc.response.get("Error", {}).get("Message", "")
+        if code in _BAD_CREDENTIAL_CODES:
+            return f"AWS refused the credentials ({code}): refresh them (`aws sso login`, or new keys)"
+        return f"AWS error {code}: {message}"
+    return f"AWS error: {exc}"
 
 
 def describe(cloudformation: Any, stack_name: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from churn_ops.stack import StackError, describe, stack_resources
+from churn_ops.stack import AWS_SETUP_ERRORS, StackError, aws_error_line, describe, stack_resources
 
 RECORDINGS_OUTPUT = "RecordingsBucketName"
 
@@ -172,8 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    session = boto3.Session(region_name=args.region)
     try:
+        session = boto3.Session(region_name=args.region)
         report = teardown(
             args.stack,
             cloudformation=session.client("cloudformation"),
@@ -184,6 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except AWS_SETUP_ERRORS as exc:
+        print(f"error: {aws_error_line(exc)}", file=sys.stderr)
         return 2
     print(json.dumps(report.to_dict(), indent=2))
     for item in report.retained:
