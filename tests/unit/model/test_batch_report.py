@@ -1,0 +1,140 @@
+"""The bulk-scoring report: top list, distribution, comparison; local and Batch Transform outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from churn_contracts.risk import RiskThresholds
+from churn_model import batch_report
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def local_line(n: int, customer: str, p: float, **extra) -> dict:
+    return {
+        "line": n,
+        "customer_id": customer,
+        "call_id": f"call-{customer}",
+        "probability": p,
+        "model_version": "m1",
+        "missing_features": [],
+        "risk_level": "ignored-recomputed",
+        **extra,
+    }
+
+
+def write(path: Path, lines: list) -> Path:
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return path
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_top_list_levels_and_distribution(tmp_path: Path) -> None:
+    probabilities = [0.05, 0.9, 0.3, 0.5, 0.11, 0.42, 0.7, 0.12]
+    lines = [local_line(i + 1, f"C{i}", p) for i, p in enumerate(probabilities)]
+    lines.insert(
+        3, {"line": 99, "customer_id": "bad", "error": "line 99: field 'Day Mins' ...", "status": 400}
+    )
+    lines[1]["reasons"] = [{"label": "many customer-service calls"}, {"label": "said: cancel"}]
+    output = write(tmp_path / "out.jsonl", lines)
+
+    report = batch_report.write_report(
+        output, tmp_path / "r", top=3, thresholds={"medium": 0.12, "high": 0.42}
+    )
+
+    rows = read_csv(tmp_path / "r" / "top_at_risk.csv")
+    assert [r["customer_id"] for r in rows] == ["C1", "C6", "C3"]
+    assert [r["probability"] for r in rows] == ["0.9000", "0.7000", "0.5000"]
+    assert {r["risk_level"] for r in rows} == {"high"}
+    assert rows[0]["reasons"] == "many customer-service calls; said: cancel"
+    assert list(rows[0]) == list(batch_report.TOP_COLUMNS)
+    summary = report.summary
+    # 0.42 is high (at the threshold), 0.12 medium, 0.11 low: the pipeline's rule.
+    assert summary["levels"] == {"low": 2, "medium": 2, "high": 4}
+    assert summary["scored"] == 8 and summary["errors"] == 1
+    png = (tmp_path / "r" / "score_distribution.png").read_bytes()
+    assert png.startswith(PNG) and len(png) > 5_000
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["levels"] == summary["levels"]
+
+
+def test_batch_transform_joined_output_reads_the_same(tmp_path: Path) -> None:
+    local = write(tmp_path / "local.jsonl", [local_line(1, "C1", 0.6), local_line(2, "C2", 0.2)])
+    joined = write(
+        tmp_path / "bt.jsonl",
+        [
+            {
+                "customer_id": "C1",
+                "call_id": "call-C1",
+                "SageMakerOutput": {"probability": 0.6, "model_version": "m1"},
+            },
+            {
+                "customer_id": "C2",
+                "call_id": "call-C2",
+                "SageMakerOutput": {"probability": 0.2, "model_version": "m1"},
+            },
+        ],
+    )
+    a = batch_report.write_report(local, tmp_path / "a")
+    b = batch_report.write_report(joined, tmp_path / "b")
+    assert a.summary["levels"] == b.summary["levels"] == {"low": 0, "medium": 1, "high": 1}
+    assert read_csv(tmp_path / "a" / "top_at_risk.csv") == read_csv(tmp_path / "b" / "top_at_risk.csv")
+
+
+def test_comparison_with_a_previous_run(tmp_path: Path) -> None:
+    old = write(
+        tmp_path / "old.jsonl",
+        [
+            local_line(1, "A", 0.5),
+            local_line(2, "B", 0.3),
+            local_line(3, "C", 0.2),
+            local_line(4, "gone", 0.9),
+        ],
+    )
+    new = write(
+        tmp_path / "new.jsonl",
+        [
+            local_line(1, "A", 0.3),
+            local_line(2, "B", 0.6),
+            local_line(3, "C", 0.25),
+            local_line(4, "fresh", 0.8),
+        ],
+    )
+    code = batch_report.main([str(new), "--out-dir", str(tmp_path / "r"), "--previous", str(old)])
+    assert code == 0
+    comparison = json.loads((tmp_path / "r" / "summary.json").read_text())["comparison"]
+    assert comparison["customers_in_both"] == 3
+    assert (comparison["newly_high"], comparison["no_longer_high"]) == (1, 1)
+    assert (comparison["only_in_previous"], comparison["only_in_current"]) == (1, 1)
+    assert comparison["mean_shift"] == pytest.approx((-0.2 + 0.3 + 0.05) / 3)
+    rows = read_csv(tmp_path / "r" / "comparison.csv")
+    assert [(r["change"], r["customer_id"], r["shift"]) for r in rows] == [
+        ("newly_high", "B", "+0.3000"),
+        ("no_longer_high", "A", "-0.2000"),
+    ]
+    assert (tmp_path / "r" / "old_vs_new.png").read_bytes().startswith(PNG)
+
+
+def test_thresholds_come_from_the_run_unless_given(tmp_path: Path) -> None:
+    output = write(tmp_path / "out.jsonl", [local_line(1, "A", 0.3)])
+    (tmp_path / "out.jsonl.run.json").write_text(json.dumps({"thresholds": {"medium": 0.1, "high": 0.25}}))
+    assert batch_report.write_report(output, tmp_path / "r").summary["levels"]["high"] == 1
+    given = RiskThresholds(0.1, 0.5)
+    assert (
+        batch_report.write_report(output, tmp_path / "s", thresholds=given).summary["levels"]["medium"] == 1
+    )
+
+
+def test_cells_that_a_spreadsheet_would_run_are_written_as_text(tmp_path: Path) -> None:
+    output = write(tmp_path / "out.jsonl", [local_line(1, "=HYPERLINK(1)", 0.9)])
+    batch_report.write_report(output, tmp_path / "r")
+    assert read_csv(tmp_path / "r" / "top_at_risk.csv")[0]["customer_id"] == "'=HYPERLINK(1)"
