@@ -1,4 +1,4 @@
-"""A clone with no ../shared (or any other sibling folder) passes its tests.
+"""A clone with no sibling folders beside it passes its tests.
 
 The conftest's audit hook fails a session that opens a file beside the repo; these tests check
 that hook, and scan the sources for paths that climb out of the repo before anything runs them.
