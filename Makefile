@@ -17,31 +17,38 @@ FN_VENV := .venv-fn313
 OPS_VENV := .venv-ops
 ARTIFACTS ?= artifacts
 
-.PHONY: help setup espeak demo test lint unit integration functions-py313 sam-check ops-venv ops-test \
-        data train package serve invoke stack-up stack-down train-sagemaker bench bench-asr fmt clean
+.PHONY: help setup espeak demo test test-fast lint unit integration functions-py313 sam-check ops-venv ops-test \
+        deploy-check data train package serve invoke stack-up stack-down train-sagemaker bench bench-asr fmt clean
 
-help:
+help: ## list every target (a test checks that none is missing here)
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
+# Each install says what it installs and roughly how long it takes: pip itself stays quiet (-q).
 $(VENV)/.installed: pyproject.toml
+	@echo "setup: creating $(VENV) (Python 3.11) and installing the project with the model, local and dev extras"
+	@echo "setup:   torch (CPU), scikit-learn, sentence-transformers, moto, pocketsphinx, ruff, pytest: about 2-3 minutes"
 	$(PYTHON311) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[model,local,dev]'
+	@echo "setup: $(VENV) ready ($$(du -sh $(VENV) | cut -f1))"
 	@touch $@
 
 $(FN_VENV)/.installed: pyproject.toml
+	@echo "setup: creating $(FN_VENV) (Python 3.13, the Lambdas' runtime) with the functions-test extra (Powertools, boto3, moto, pytest)"
 	$(PYTHON313) -m venv $(FN_VENV)
 	$(FN_VENV)/bin/python -m pip install -q --upgrade pip
 	$(FN_VENV)/bin/python -m pip install -q -e '.[functions-test]'
 	@touch $@
 
 $(SAM_VENV)/.installed:
+	@echo "setup: creating $(SAM_VENV) with aws-sam-cli 1.170.0 (it pins its own boto3): about 1 minute"
 	$(PYTHON311) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install -q 'aws-sam-cli==1.170.0'
 	@touch $@
 
-espeak:
-	@command -v espeak-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; }
+espeak: ## install espeak-ng from Debian (the demo's synthesised calls) unless present
+	@command -v espeak-ng >/dev/null || { echo "setup: installing espeak-ng (apt-get)"; \
+	  apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; }
 
 setup: $(VENV)/.installed espeak ## install the development environment
 
@@ -50,14 +57,19 @@ demo: setup ## the main job: the whole pipeline on this machine, no AWS account
 
 test: lint unit integration functions-py313 ops-test sam-check ## every check CI runs
 
-lint: setup
+# The developer loop: contracts, functions and serving handlers, no slow (encoder, training) tests.
+test-fast: setup ## the fast subset: contracts, functions, serving handlers, not slow (about 25 s CPU)
+	$(PY) -m pytest tests/unit/contracts tests/unit/functions tests/unit/serving/test_serving_handlers.py \
+	  -q -m "not slow" -p no:cacheprovider
+
+lint: setup ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-unit: setup
+unit: setup ## pytest tests/unit
 	$(PY) -m pytest tests/unit -q
 
-integration: setup
+integration: setup ## pytest tests/integration (the local stack end to end)
 	$(PY) -m pytest tests/integration -q
 
 functions-py313: $(FN_VENV)/.installed ## the Lambdas' unit tests on their runtime, Python 3.13
@@ -67,9 +79,10 @@ sam-check: $(SAM_VENV)/.installed ## sam validate --lint and sam build
 	$(SAM_VENV)/bin/sam validate --lint
 	$(SAM_VENV)/bin/sam build
 
-ops-venv: $(OPS_VENV)/.installed
+ops-venv: $(OPS_VENV)/.installed ## build .venv-ops (sagemaker SDK v3 and the project) without testing it
 
 $(OPS_VENV)/.installed: ops/requirements.txt
+	@echo "setup: creating $(OPS_VENV) (Python 3.11) from ops/requirements.txt: sagemaker 3.27.0 and its pins, about 1.1 GB, 1.5-3 minutes"
 	$(PYTHON311) -m venv $(OPS_VENV)
 	$(OPS_VENV)/bin/python -m pip install -q --upgrade pip
 	$(OPS_VENV)/bin/python -m pip install -q -r ops/requirements.txt
@@ -101,6 +114,9 @@ stack-up: setup ## start the local stack in the background
 stack-down: setup ## stop the local stack
 	$(PY) -m churn_local.stack down
 
+deploy-check: $(OPS_VENV)/.installed ## samconfig.toml's parameters against the template's rules (CONFIG_ENV=prod, ARGS="--parameter-overrides N=V")
+	$(OPS_VENV)/bin/python -m churn_ops.stack check --config-env $(or $(CONFIG_ENV),default) $(ARGS)
+
 train-sagemaker: $(OPS_VENV)/.installed ## launch a SageMaker training job (ARGS="--role ... --bucket ...")
 	$(OPS_VENV)/bin/python -m churn_ops.training_job $(ARGS)
 
@@ -112,9 +128,9 @@ bench: setup ## the benchmarks (print figures; needs a trained $(ARTIFACTS)/mode
 bench-asr: setup espeak ## WER and real-time factor of the local speech recognition
 	$(PY) local/benchmarks/bench_asr.py --calls 3 --max-seconds 60
 
-fmt: setup
+fmt: setup ## ruff check --fix and ruff format, on the whole repo
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-clean:
+clean: ## remove build outputs (.aws-sam, build, .pytest_cache)
 	rm -rf .aws-sam build .pytest_cache

@@ -2,13 +2,18 @@
 
 A training job that fails after twenty minutes on a GPU because a column is misspelt is the
 costly way to find out; these checks read the first record of each file instead.
+
+    python -m churn_ops.training_data generate --out data          # in .venv-ops, no `make setup`
+    python -m churn_ops.training_data check --train data/train.jsonl --test data/test.jsonl
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 DATA_SUFFIXES = (".jsonl", ".ndjson", ".csv")
@@ -34,6 +39,11 @@ KNOWN_FLAGS = frozenset(
         "device",
         "precision",
         "model-version",
+        "text-granularity",
+        "calibration",
+        "encoding",
+        "delimiter",
+        "na-values",
     }
 )
 CLASSIFIERS = frozenset({"rf", "hgb", "logreg"})
@@ -133,3 +143,47 @@ def check(path: Path, hyperparameters: Mapping[str, str], *, channel: str) -> li
         if missing:
             raise DataCheckError(f"{channel} data {file}: missing columns {', '.join(missing)}")
     return files
+
+
+# --- the ops venv's own data commands --------------------------------------------------------
+# Ops need not build the development environment (`make setup`) to get or check training data:
+# the generator runs on the ops venv's numpy and pandas, and the checks are the launcher's own.
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m churn_ops.training_data",
+        description="Generate the synthetic training data, or check data before a training job.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser(
+        "generate",
+        add_help=False,
+        help="churn_model.data.generate in this venv (its flags: --rows, --out, --seed, ...)",
+    )
+    check_parser = commands.add_parser("check", help="the launcher's checks, with the job's default flags")
+    check_parser.add_argument("--train", type=Path, required=True, help="file or folder")
+    check_parser.add_argument("--test", type=Path, help="file or folder")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["generate"]:
+        from churn_model.data.generate import main as generate
+
+        return generate(argv[1:])
+    args = parser.parse_args(argv)
+    from churn_ops.best_flags import BEST_HYPERPARAMETERS
+
+    try:
+        check_hyperparameters(BEST_HYPERPARAMETERS)
+        for channel in ("train", "test"):
+            path = getattr(args, channel)
+            if path is not None:
+                files = check(path, BEST_HYPERPARAMETERS, channel=channel)
+                print(f"{channel}: OK ({', '.join(str(f) for f in files)})")
+    except DataCheckError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
