@@ -45,8 +45,8 @@ def test_no_source_climbs_out_of_the_repo():
 
 def test_the_guard_flags_a_sibling_folder_and_nothing_in_the_repo(tmp_path):
     root, temp = tmp_path / "work" / "repo", str(tmp_path / "tmp")
-    assert reads_beside_repo(str(root.parent / "shared" / "formats" / "x.json"), root, temp)
-    assert reads_beside_repo(root.parent / "shared", root, temp)
+    assert reads_beside_repo(str(root.parent / "elsewhere" / "formats" / "x.json"), root, temp)
+    assert reads_beside_repo(root.parent / "elsewhere", root, temp)
     assert not reads_beside_repo(str(root / "tests" / "fixtures" / "x.json"), root, temp)
     assert not reads_beside_repo(str(tmp_path / "tmp" / "scratch.json"), root, temp)
     assert not reads_beside_repo("/usr/lib/python3/os.py", root, temp)
