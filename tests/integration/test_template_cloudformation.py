@@ -1,6 +1,7 @@
 """template.yaml, translated by aws-sam-translator and created in moto's CloudFormation (smoke check).
 
-Both endpoint modes are created: a new endpoint from ModelDataUrl, and an existing endpoint by name.
+Every endpoint mode is created: EndpointMode gpu, cpu, serverless and none (each with a
+ModelDataUrl), and an existing endpoint by name (no ModelDataUrl).
 Properties are asserted on what moto created where moto applies them, and on the translated
 template where it does not (listed in MOTO_IGNORES). The resource types moto's CloudFormation skips
 entirely are printed and pinned in MOTO_SKIPS, so a new one is noticed.
@@ -41,6 +42,13 @@ MOTO_SKIPS = frozenset(
         "AWS::Lambda::EventInvokeConfig",
         "AWS::ApplicationAutoScaling::ScalableTarget",
         "AWS::ApplicationAutoScaling::ScalingPolicy",
+        # the scoring API's stage, key, usage plan, logs role and user pool
+        "AWS::ApiGateway::Stage",
+        "AWS::ApiGateway::ApiKey",
+        "AWS::ApiGateway::UsagePlan",
+        "AWS::ApiGateway::UsagePlanKey",
+        "AWS::ApiGateway::Account",
+        "AWS::Cognito::UserPool",
     }
 )
 # Properties moto creates the resource without (asserted on the translated template instead).
@@ -54,6 +62,8 @@ MOTO_IGNORES = {
     ),
     # moto's Lambda reads Code, Handler, Role, Runtime, Description, MemorySize, Timeout, Environment.
     "AWS::Lambda::Function": ("Architectures", "TracingConfig", "Layers", "LoggingConfig"),
+    # moto does not import the OpenAPI Body SAM writes: api_methods() gives it the methods instead.
+    "AWS::ApiGateway::RestApi": ("Body",),
 }
 
 
@@ -91,25 +101,41 @@ def sam_template() -> dict[str, Any]:
     return template
 
 
-def parameters(create_endpoint: bool) -> dict[str, str]:
+# EndpointMode values, and "existing": the default mode with no ModelDataUrl (score on EndpointName).
+MODES = ("gpu", "cpu", "serverless", "none", "existing")
+GPU_IMAGE = "pytorch-inference:2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker"
+CPU_IMAGE = "pytorch-inference:2.6.0-cpu-py312-ubuntu22.04-sagemaker"
+MOTO_CPU_INSTANCE = "ml.c5.xlarge"
+
+
+def creates_endpoint(mode: str) -> bool:
+    return mode in ("gpu", "cpu", "serverless")
+
+
+def parameters(mode: str) -> dict[str, str]:
     values = {
-        "ModelDataUrl": MODEL_DATA_URL if create_endpoint else "",
+        "ModelDataUrl": "" if mode == "existing" else MODEL_DATA_URL,
+        "EndpointMode": "gpu" if mode == "existing" else mode,
         "AlertEmail": "retention@example.com",
     }
+    if mode == "cpu":
+        # moto validates instance types against an older list without ml.c6i/ml.c7i (the default).
+        values["EndpointCpuInstanceType"] = MOTO_CPU_INSTANCE
     declared = sam_template().get("Parameters", {})
     return {name: value for name, value in values.items() if name in declared}
 
 
-def translate(create_endpoint: bool) -> dict[str, Any]:
+def translate(mode: str) -> dict[str, Any]:
     iam = boto3.client("iam", region_name=REGION)
-    return transform(copy.deepcopy(sam_template()), parameters(create_endpoint), ManagedPolicyLoader(iam))
+    return transform(copy.deepcopy(sam_template()), parameters(mode), ManagedPolicyLoader(iam))
 
 
-def create(create_endpoint: bool) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[str]]:
+def create(mode: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[str]]:
     """Create the stack in moto; returns the translated template, resources by logical id, warnings."""
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=ARTIFACTS)
-    translated = translate(create_endpoint)
+    translated = translate(mode)
+    api_methods(translated)
     for resource in translated["Resources"].values():
         properties = resource.get("Properties", {})
         code = properties.get("Code") or properties.get("Content")
@@ -121,9 +147,7 @@ def create(create_endpoint: bool) -> tuple[dict[str, Any], dict[str, dict[str, A
         cloudformation.create_stack(
             StackName=STACK,
             TemplateBody=json.dumps(translated),
-            Parameters=[
-                {"ParameterKey": k, "ParameterValue": v} for k, v in parameters(create_endpoint).items()
-            ],
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters(mode).items()],
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
     stack = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
@@ -133,25 +157,78 @@ def create(create_endpoint: bool) -> tuple[dict[str, Any], dict[str, dict[str, A
     return translated, created, [str(w.message) for w in caught]
 
 
+def api_methods(template: dict[str, Any]) -> None:
+    """Each REST API's OpenAPI paths as Resource and Method resources, as API Gateway imports them.
+
+    moto's CloudFormation creates a RestApi without its Body, and then refuses a Deployment of an
+    API without methods; this hands it the methods SAM wrote into the Body.
+    """
+    added: dict[str, Any] = {}
+    for api_id, api in of_type(template, "AWS::ApiGateway::RestApi").items():
+        methods = []
+        for path, operations in (api["Properties"].get("Body") or {}).get("paths", {}).items():
+            parent: dict[str, Any] = {"Ref": api_id}  # moto takes the API id for its root resource
+            parts = path.strip("/").split("/")
+            for depth, part in enumerate(parts):
+                key = (
+                    api_id
+                    + "Path"
+                    + "".join(p.strip("{}").title().replace("_", "") for p in parts[: depth + 1])
+                )
+                added.setdefault(
+                    key,
+                    {
+                        "Type": "AWS::ApiGateway::Resource",
+                        "Properties": {"RestApiId": {"Ref": api_id}, "ParentId": parent, "PathPart": part},
+                    },
+                )
+                parent = {"Ref": key}
+            for verb, operation in operations.items():
+                schemes = {name for entry in operation.get("security", []) for name in entry}
+                integration = operation["x-amazon-apigateway-integration"]
+                method_id = f"{parent['Ref']}{verb.title()}"
+                added[method_id] = {
+                    "Type": "AWS::ApiGateway::Method",
+                    "Properties": {
+                        "RestApiId": {"Ref": api_id},
+                        "ResourceId": parent,
+                        "HttpMethod": verb.upper(),
+                        "AuthorizationType": "AWS_IAM" if "AWS_IAM" in schemes else "COGNITO_USER_POOLS",
+                        "ApiKeyRequired": "api_key" in schemes,
+                        "Integration": {
+                            "Type": integration["type"].upper(),
+                            "IntegrationHttpMethod": integration["httpMethod"],
+                            "Uri": integration["uri"],
+                        },
+                    },
+                }
+                methods.append(method_id)
+        for deployment in of_type(template, "AWS::ApiGateway::Deployment").values():
+            if deployment["Properties"]["RestApiId"] == {"Ref": api_id}:
+                deployment["DependsOn"] = methods
+    template["Resources"].update(added)
+
+
 def of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
 
 
 # One stack per mode, shared by the module's tests (creating it takes a few seconds).
-@pytest.fixture(scope="module", params=[True, False], ids=["create-endpoint", "existing-endpoint"])
+@pytest.fixture(scope="module", params=MODES)
 def stack(request: pytest.FixtureRequest, offline_aws: Any) -> Any:
     with mock_aws(config={"lambda": {"use_docker": False}}):
         yield (request.param, *create(request.param))
 
 
 def test_every_resource_is_created_or_a_known_moto_skip(stack: Any) -> None:
-    create_endpoint, translated, created, caught = stack
+    mode, translated, created, caught = stack
+    create_endpoint = creates_endpoint(mode)
     kinds = {r["Type"] for r in translated["Resources"].values()}
     skipped = {kind for kind in kinds if resource_class_from_type(kind) is None}
     print(f"\nmoto's CloudFormation skips: {', '.join(sorted(skipped))}")
     warned = {m.split("Tried to parse ")[1].split(" but")[0] for m in caught if "Tried to parse " in m}
     # Conditional resources are not even parsed when their condition is false.
-    assert warned == skipped if create_endpoint else warned <= skipped
+    assert warned == skipped if mode in ("gpu", "cpu") else warned <= skipped
     assert skipped <= MOTO_SKIPS, f"new resource types moto skips: {sorted(skipped - MOTO_SKIPS)}"
     conditions = translated.get("Conditions", {})
     for logical_id, resource in translated["Resources"].items():
@@ -238,7 +315,8 @@ def test_topics_are_encrypted_with_their_keys(stack: Any) -> None:
 
 
 def test_functions_runtime_architecture_and_environment(stack: Any) -> None:
-    create_endpoint, translated, created, _ = stack
+    mode, translated, created, _ = stack
+    create_endpoint = creates_endpoint(mode)
     lambda_client = boto3.client("lambda", region_name=REGION)
     functions = of_type(translated, "AWS::Lambda::Function")
     assert {"StartTranscriptionFunction", "ScoreCallFunction"} <= set(functions)
@@ -256,7 +334,8 @@ def test_functions_runtime_architecture_and_environment(stack: Any) -> None:
         assert resource["Properties"]["Architectures"] == ["arm64"]  # MOTO_IGNORES
         assert resource["Properties"]["TracingConfig"] == {"Mode": "Active"}  # MOTO_IGNORES
         assert config["Handler"].endswith(".handler.lambda_handler")
-        assert config["Timeout"] >= 60
+        # the API answers inside API Gateway's 29 s integration limit; the pipeline's run longer
+        assert 28 <= config["Timeout"] < 29 if logical_id == "ScoreApiFunction" else config["Timeout"] >= 60
         layers = resource["Properties"]["Layers"]  # MOTO_IGNORES
         assert [layer["Ref"] for layer in layers] == list(of_type(translated, "AWS::Lambda::LayerVersion"))
         env = config["Environment"]["Variables"]
@@ -316,7 +395,8 @@ def test_rules_target_the_functions_with_dead_letter_queues(stack: Any) -> None:
 
 
 def test_endpoint_mode_decides_what_the_score_function_may_invoke(stack: Any) -> None:
-    create_endpoint, translated, created, _ = stack
+    mode, translated, created, _ = stack
+    create_endpoint = creates_endpoint(mode)
     iam = boto3.client("iam", region_name=REGION)
     role = created["ScoreCallRole"]["PhysicalResourceId"]
     statements = _inline_statements(iam, role)
@@ -332,14 +412,36 @@ def test_endpoint_mode_decides_what_the_score_function_may_invoke(stack: Any) ->
     model_name = created["ScoringModel"]["PhysicalResourceId"].rsplit("/", 1)[-1]  # moto gives the ARN
     container = sagemaker.describe_model(ModelName=model_name)["PrimaryContainer"]
     assert container["ModelDataUrl"] == MODEL_DATA_URL
-    assert container["Image"] == (
-        "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker"
-    )
+    image = GPU_IMAGE if mode == "gpu" else CPU_IMAGE
+    assert container["Image"] == f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{image}"
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
-    endpoint_configs = of_type(translated, "AWS::SageMaker::EndpointConfig")
-    variant = next(iter(endpoint_configs.values()))["Properties"]["ProductionVariants"][0]
-    assert variant["InstanceType"] == {"Ref": "EndpointInstanceType"}
-    assert translated["Parameters"]["EndpointInstanceType"]["Default"] == "ml.g4dn.xlarge"
+    config_name = created["ScoringEndpointConfig"]["PhysicalResourceId"].rsplit("/", 1)[-1]
+    (variant,) = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
+    defaults = translated["Parameters"]
+    if mode == "serverless":  # no instances and no autoscaling: it scales itself, to zero
+        assert "InstanceType" not in variant and "InitialInstanceCount" not in variant
+        assert variant["ServerlessConfig"] == {
+            "MemorySizeInMB": int(defaults["ServerlessMemorySizeInMB"]["Default"]),
+            "MaxConcurrency": int(defaults["ServerlessMaxConcurrency"]["Default"]),
+        }
+    else:
+        expected = defaults["EndpointInstanceType"]["Default"] if mode == "gpu" else MOTO_CPU_INSTANCE
+        assert variant["InstanceType"] == expected
+        assert expected.startswith("ml.g" if mode == "gpu" else "ml.c")
+        assert "ServerlessConfig" not in variant
+    # Autoscaling exists for real-time endpoints only (moto skips these types, so the condition is read).
+    (target,) = of_type(translated, "AWS::ApplicationAutoScaling::ScalableTarget").values()
+    assert target["Condition"] == "RealTimeEndpoint"
+    assert translated["Conditions"]["RealTimeEndpoint"]["Fn::And"][1] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "EndpointMode"}, "serverless"]}]
+    }
+    # The endpoint's name carries the mode and instance type, so changing either replaces it.
+    endpoint = of_type(translated, "AWS::SageMaker::Endpoint")["ScoringEndpoint"]["Properties"]
+    assert endpoint["RetainAllVariantProperties"] is True
+    assert (
+        "EndpointConfigName"
+        not in of_type(translated, "AWS::SageMaker::EndpointConfig")["ScoringEndpointConfig"]["Properties"]
+    ), "a fixed config name would block replacing it"
     # The model role reads the artifact and nothing else in S3.
     model_role = created["ScoringModelRole"]["PhysicalResourceId"]
     model_statements = _inline_statements(iam, model_role)
@@ -363,3 +465,102 @@ def _inline_statements(iam: Any, role: str) -> list[dict[str, Any]]:
 def _actions(statement: dict[str, Any]) -> list[str]:
     action = statement["Action"]
     return [action] if isinstance(action, str) else list(action)
+
+
+def test_score_api_routes_need_iam_and_a_key_with_a_usage_plan_logs_and_tracing(stack: Any) -> None:
+    _, translated, created, _ = stack
+    apigateway = boto3.client("apigateway", region_name=REGION)
+    api_id = created["ScoreApi"]["PhysicalResourceId"]
+    routes = {
+        (resource["path"], verb): apigateway.get_method(
+            restApiId=api_id, resourceId=resource["id"], httpMethod=verb
+        )
+        for resource in apigateway.get_resources(restApiId=api_id)["items"]
+        for verb in resource.get("resourceMethods", {})
+    }
+    assert set(routes) == {
+        ("/v1/score", "POST"),
+        ("/v1/calls/{call_id}", "GET"),
+        ("/v1/customers/{customer_id}/calls", "GET"),
+    }
+    function_arn = created["ScoreApiFunction"]["PhysicalResourceId"]
+    for method in routes.values():
+        assert method["authorizationType"] == "AWS_IAM" and method["apiKeyRequired"] is True
+        assert method["methodIntegration"]["type"] == "AWS_PROXY"
+        assert function_arn in method["methodIntegration"]["uri"]
+    # What moto skips, asserted on the translated template (MOTO_SKIPS).
+    stage = of_type(translated, "AWS::ApiGateway::Stage")["ScoreApiliveStage"]["Properties"]
+    assert stage["TracingEnabled"] is True
+    log_format = stage["AccessLogSetting"]["Format"]
+    for field in (
+        "$context.requestId",
+        "$context.identity.caller",
+        "$context.resourcePath",
+        "$context.status",
+    ):
+        assert field in log_format
+    assert "body" not in log_format.lower() and "$input" not in log_format
+    assert all(setting.get("DataTraceEnabled") is False for setting in stage["MethodSettings"])
+    (plan,) = of_type(translated, "AWS::ApiGateway::UsagePlan").values()
+    parameters = translated["Parameters"]
+    assert plan["Properties"]["Throttle"] == {
+        "RateLimit": parameters["ApiThrottleRate"]["Default"],
+        "BurstLimit": parameters["ApiThrottleBurst"]["Default"],
+    }
+    assert plan["Properties"]["Quota"] == {"Limit": parameters["ApiDailyQuota"]["Default"], "Period": "DAY"}
+    body = translated["Resources"]["ScoreApi"]["Properties"]["Body"]  # MOTO_IGNORES
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    for kind in ("INVALID_API_KEY", "MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "QUOTA_EXCEEDED"):
+        template = json.loads(responses[kind]["responseTemplates"]["application/json"])
+        assert set(template) == {"error", "field"}
+    assert (
+        responses["THROTTLED"]["statusCode"] == "429" and responses["INVALID_API_KEY"]["statusCode"] == "403"
+    )
+
+
+def test_reconciler_index_versioning_and_burst_settings(stack: Any) -> None:
+    """Issue 10: the reconciler on its schedule, the sparse in-flight index, versioned recordings,
+    deferred transcription with its data access role, and reserved concurrency."""
+    _, translated, created, _ = stack
+    for logical_id in ("ReconcileCallsFunction", "ReconcileCallsRole", "TranscribeDataAccessRole"):
+        assert logical_id in created, logical_id
+    (schedule_id,) = [
+        k
+        for k, r in of_type(translated, "AWS::Events::Rule").items()
+        if "ScheduleExpression" in r["Properties"]
+    ]
+    assert schedule_id in created
+    events = boto3.client("events", region_name=REGION)
+    rule = events.describe_rule(Name=created[schedule_id]["PhysicalResourceId"])
+    assert rule["ScheduleExpression"] == "rate(5 minutes)"
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    calls = dynamodb.describe_table(TableName=created["CallsTable"]["PhysicalResourceId"])["Table"]
+    (index,) = [i for i in calls["GlobalSecondaryIndexes"] if i["IndexName"] == "by-open-status"]
+    assert index["KeySchema"] == [
+        {"AttributeName": "open_status", "KeyType": "HASH"},
+        {"AttributeName": "updated_at", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"]["ProjectionType"] == "KEYS_ONLY"
+
+    bucket = translated["Resources"]["RecordingsBucket"]["Properties"]  # MOTO_IGNORES: versioning
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {r["Id"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-old-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] > 0
+
+    lambdas = boto3.client("lambda", region_name=REGION)
+    start = lambdas.get_function_configuration(
+        FunctionName=created["StartTranscriptionFunction"]["PhysicalResourceId"]
+    )["Environment"]["Variables"]
+    assert start["DEFERRED_EXECUTION"] == "true"
+    assert start["TRANSCRIBE_DATA_ACCESS_ROLE_ARN"].endswith(
+        created["TranscribeDataAccessRole"]["PhysicalResourceId"]
+    )
+    for function in ("StartTranscriptionFunction", "ScoreCallFunction"):
+        reserved = translated["Resources"][function]["Properties"]["ReservedConcurrentExecutions"]
+        assert reserved["Fn::If"][0].startswith("Reserve"), function
+    reconcile = lambdas.get_function_configuration(
+        FunctionName=created["ReconcileCallsFunction"]["PhysicalResourceId"]
+    )
+    assert reconcile["Handler"] == "score_call.reconcile.lambda_handler"
+    assert reconcile["Environment"]["Variables"]["RECONCILE_AFTER_MINUTES"] == "10"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ def load_template() -> dict[str, Any]:
 ALLOWED_WILDCARDS = {
     ("StartTranscriptionRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
     ("ScoreCallRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
+    ("ScoreApiRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
+    ("ReconcileCallsRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
     ("ScoringModelRole", "EcrLogin"): "ecr:GetAuthorizationToken takes no resource",
     ("AlertTopicKey", "AccountAdministers"): "in a key policy, * is the key itself",
     ("OpsTopicKey", "AccountAdministers"): "in a key policy, * is the key itself",
@@ -88,7 +91,9 @@ def test_function_roles_use_no_wildcard_actions():
                 assert not action.endswith(":*") and action != "*", (logical_id, action)
 
 
-@pytest.mark.parametrize("role", ["StartTranscriptionRole", "ScoreCallRole"])
+@pytest.mark.parametrize(
+    "role", ["StartTranscriptionRole", "ScoreCallRole", "ScoreApiRole", "ReconcileCallsRole"]
+)
 def test_functions_have_their_own_roles_and_no_managed_policies(role):
     template = load_template()
     assert "ManagedPolicyArns" not in template["Resources"][role]["Properties"]
@@ -115,6 +120,28 @@ def test_transcribe_access_is_scoped_to_this_stacks_jobs():
         assert resource.endswith(":transcription-job/${AWS::StackName}-*")
 
 
+def test_reconciler_queries_only_the_in_flight_index_and_never_scans():
+    reconcile = _statements("ReconcileCallsRole")
+    actions = {a for st in reconcile.values() for a in _as_list(st["Action"])}
+    assert "dynamodb:Scan" not in actions
+    assert reconcile["CallsInFlight"]["Resource"] == {"Fn::Sub": "${CallsTable.Arn}/index/by-open-status"}
+    assert reconcile["ReadJobs"]["Resource"]["Fn::Sub"].endswith(":transcription-job/${AWS::StackName}-*")
+
+
+def test_transcribe_data_access_role_is_scoped_and_passed_only_to_transcribe():
+    template = load_template()
+    role = template["Resources"]["TranscribeDataAccessRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "transcribe.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    data = _statements("TranscribeDataAccessRole")
+    assert data["ReadRecordings"]["Resource"] == {"Fn::Sub": "${RecordingsBucket.Arn}/recordings/*"}
+    assert data["WriteTranscripts"]["Resource"] == {"Fn::Sub": "${RecordingsBucket.Arn}/transcripts/*"}
+    passing = _statements("StartTranscriptionRole")["PassDataAccessRole"]
+    assert passing["Resource"] == {"Fn::GetAtt": ["TranscribeDataAccessRole", "Arn"]}
+    assert passing["Condition"]["StringEquals"]["iam:PassedToService"] == "transcribe.amazonaws.com"
+
+
 def test_invoke_endpoint_follows_the_endpoint_mode():
     resource = _statements("ScoreCallRole")["Score"]["Resource"]
     condition, created, existing = resource["Fn::If"]
@@ -136,3 +163,38 @@ def test_bucket_policy_denies_insecure_transport():
     assert statement["Effect"] == "Deny" and statement["Condition"] == {
         "Bool": {"aws:SecureTransport": "false"}
     }
+
+
+def test_score_api_reads_the_two_tables_and_invokes_the_one_endpoint_nothing_more():
+    statements = _statements("ScoreApiRole")
+    granted = {
+        (action, json.dumps(statement["Resource"], sort_keys=True))
+        for statement in statements.values()
+        for action in _as_list(statement["Action"])
+    }
+    score = _statements("ScoreCallRole")["Score"]["Resource"]
+    assert granted == {
+        ("logs:CreateLogStream", '{"Fn::GetAtt": ["ScoreApiLogGroup", "Arn"]}'),
+        ("logs:PutLogEvents", '{"Fn::GetAtt": ["ScoreApiLogGroup", "Arn"]}'),
+        ("xray:PutTraceSegments", '"*"'),
+        ("xray:PutTelemetryRecords", '"*"'),
+        ("dynamodb:GetItem", '{"Fn::GetAtt": ["ProfilesTable", "Arn"]}'),
+        ("dynamodb:GetItem", '{"Fn::GetAtt": ["CallsTable", "Arn"]}'),
+        ("dynamodb:Query", '{"Fn::Sub": "${CallsTable.Arn}/index/by-customer"}'),
+        # the same endpoint the score function invokes, in both endpoint modes
+        ("sagemaker:InvokeEndpoint", json.dumps(score, sort_keys=True)),
+    }
+    assert all(s["Effect"] == "Allow" for s in statements.values())
+
+
+def test_score_api_resource_policy_refuses_plain_http_and_opens_only_named_accounts():
+    api = load_template()["Resources"]["ScoreApi"]["Properties"]
+    statements = api["Auth"]["ResourcePolicy"]["CustomStatements"]
+    deny = statements[0]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    condition, allowed, otherwise = statements[1]["Fn::If"]
+    assert condition == "HasApiAllowedAccounts" and otherwise == {"Ref": "AWS::NoValue"}
+    assert allowed["Effect"] == "Allow" and allowed["Action"] == "execute-api:Invoke"
+    assert (
+        api["Auth"]["DefaultAuthorizer"] == {"Ref": "ApiAuthorizer"} and api["Auth"]["ApiKeyRequired"] is True
+    )

@@ -147,21 +147,41 @@ def test_rule_dlqs_accept_messages_only_from_their_rule():
 def test_alarms_cover_every_queue_both_functions_and_failed_transcriptions():
     alarms = [props(a) for a in of_type("AWS::CloudWatch::Alarm")]
     assert all(a["AlarmActions"] == [{"Ref": "OpsTopic"}] for a in alarms)
-    queues = {a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in alarms if a["Namespace"] == "AWS/SQS"}
+    queues = {a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in alarms if a.get("Namespace") == "AWS/SQS"}
     assert queues == set(of_type("AWS::SQS::Queue"))
-    functions = {a["Dimensions"][0]["Value"]["Ref"] for a in alarms if a["MetricName"] == "Errors"}
+    functions = {a["Dimensions"][0]["Value"]["Ref"] for a in alarms if a.get("MetricName") == "Errors"}
     assert functions == {"StartTranscriptionFunction", "ScoreCallFunction"}
-    custom = {(a["Namespace"], a["MetricName"]) for a in alarms if a["Namespace"] == "ChurnAlerts"}
-    assert ("ChurnAlerts", "TranscriptionsFailed") in custom
+    custom = {
+        (a["MetricName"], a["Dimensions"][0]["Value"]) for a in alarms if a.get("Namespace") == "ChurnAlerts"
+    }
+    # Issue 10 section 4: failures of both functions, rejections, stuck calls.
+    assert {
+        ("TranscriptionsFailed", "score-call"),
+        ("TranscriptionsFailed", "start-transcription"),
+        ("RecordingsRejected", "start-transcription"),
+        ("CallsStuck", "score-call"),
+    } <= custom
+    endpoint = {a["MetricName"] for a in alarms if a.get("Namespace") == "AWS/SageMaker"}
+    assert endpoint >= {"Invocation5XXErrors", "ModelLatency"}
+    (speech,) = [a for a in alarms if "Metrics" in a]
+    metrics = {m["Id"]: m for m in speech["Metrics"]}
+    assert metrics["silent"]["MetricStat"]["Metric"]["MetricName"] == "NoCustomerSpeech"
+    assert metrics["scored"]["MetricStat"]["Metric"]["MetricName"] == "CallsScored"
+    assert speech["Threshold"] == {"Ref": "NoCustomerSpeechAlarmRate"}
 
 
 def test_custom_metric_alarms_use_the_namespace_and_service_the_code_emits():
     from score_call import observability
+    from start_transcription import observability as start_observability
 
-    for alarm in of_type("AWS::CloudWatch::Alarm"):
-        if props(alarm)["Namespace"] == "ChurnAlerts":
-            assert props(alarm)["Namespace"] == observability.NAMESPACE
-            assert props(alarm)["Dimensions"] == [{"Name": "service", "Value": observability.SERVICE}]
+    services = {observability.SERVICE, start_observability.SERVICE}
+    metrics = [props(a) for a in of_type("AWS::CloudWatch::Alarm")]
+    metrics += [m["MetricStat"]["Metric"] for a in metrics for m in a.get("Metrics", []) if "MetricStat" in m]
+    for alarm in metrics:
+        if alarm.get("Namespace") == "ChurnAlerts":
+            assert alarm["Namespace"] == observability.NAMESPACE == start_observability.NAMESPACE
+            (dimension,) = alarm["Dimensions"]
+            assert dimension["Name"] == "service" and dimension["Value"] in services
     assert (
         T["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
         == observability.NAMESPACE

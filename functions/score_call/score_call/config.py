@@ -38,6 +38,12 @@ class Settings:
     alert_excerpts: bool = True
     excerpt_max_chars: int = 280
     call_retention_days: int = 365
+    # How long one invocation may hold a call (scoring or alerting) before another takes over:
+    # past the function's 120 s timeout, so a live invocation is never overtaken.
+    lease_seconds: int = 180
+    # The reconciler: calls in flight longer than this are looked at; older than stuck_after, counted stuck.
+    reconcile_after_seconds: int = 600
+    stuck_after_seconds: int = 3600
 
     def __post_init__(self) -> None:
         try:
@@ -46,6 +52,8 @@ class Settings:
             )
         except ThresholdError as exc:
             raise ConfigError(str(exc)) from exc
+        if self.lease_seconds <= 0 or self.reconcile_after_seconds < 0 or self.stuck_after_seconds < 0:
+            raise ConfigError("LEASE_SECONDS must be positive, RECONCILE/STUCK_AFTER_SECONDS not negative")
         if self.alert_suppression_days < 0:
             raise ConfigError("ALERT_SUPPRESSION_DAYS must not be negative")
         if self.excerpt_max_chars < 0:
@@ -71,4 +79,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         alert_excerpts=parse_bool(env.get("ALERT_EXCERPTS"), True),
         excerpt_max_chars=number(env, "EXCERPT_MAX_CHARS", 280, int),
         call_retention_days=number(env, "CALL_RETENTION_DAYS", 365, int),
+        lease_seconds=number(env, "LEASE_SECONDS", 180, int),
+        # Minutes in the template; seconds win where set (the local stack compresses time).
+        reconcile_after_seconds=number(
+            env, "RECONCILE_AFTER_SECONDS", number(env, "RECONCILE_AFTER_MINUTES", 10, int) * 60, int
+        ),
+        stuck_after_seconds=number(env, "STUCK_AFTER_SECONDS", 3600, int),
     )

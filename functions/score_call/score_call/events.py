@@ -3,49 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+from .models import COMPLETED, FAILED, InvalidEventError, JobState
+
+__all__ = ["COMPLETED", "DETAIL_TYPE", "FAILED", "SOURCE", "InvalidEventError", "parse_job_state_change"]
 
 SOURCE = "aws.transcribe"
 DETAIL_TYPE = "Transcribe Job State Change"
-COMPLETED = "COMPLETED"
-FAILED = "FAILED"
+MAX_JOB_NAME = 200
 
 
-class InvalidEventError(ValueError):
-    """Not a Transcribe job state change; raised so the event lands on the on-failure queue."""
+def parse_job_state_change(event: Any) -> JobState:
+    """Only the detail matters; the documented placeholders ("event ID", "timestamp") are accepted.
 
-
-@dataclass(frozen=True)
-class JobStateChange:
-    job_name: str
-    status: str
-    failure_reason: str | None
-    event_id: str | None
-
-
-def parse_job_state_change(event: Any) -> JobStateChange:
-    """Only the detail matters; the documented placeholders ("event ID", "timestamp") are accepted."""
+    Raises :class:`InvalidEventError` for anything else, whatever its shape.
+    """
     if not isinstance(event, Mapping):
         raise InvalidEventError("event is not a JSON object")
-    wrapped = EventBridgeEvent(dict(event))
-    if wrapped.get("source") != SOURCE or wrapped.get("detail-type") != DETAIL_TYPE:
+    if event.get("source") != SOURCE or event.get("detail-type") != DETAIL_TYPE:
         raise InvalidEventError(f"expected source {SOURCE!r} and detail-type {DETAIL_TYPE!r}")
-    detail = wrapped.get("detail")
+    detail = event.get("detail")
     if not isinstance(detail, Mapping):
         raise InvalidEventError("event has no detail object")
     name = detail.get("TranscriptionJobName")
     status = detail.get("TranscriptionJobStatus")
-    if not isinstance(name, str) or not name:
-        raise InvalidEventError("detail.TranscriptionJobName is missing")
-    if status not in {COMPLETED, FAILED}:
+    if not isinstance(name, str) or not name or len(name) > MAX_JOB_NAME or not name.isprintable():
+        raise InvalidEventError("detail.TranscriptionJobName is missing or not a job name")
+    if not isinstance(status, str) or status not in {COMPLETED, FAILED}:
         raise InvalidEventError(f"detail.TranscriptionJobStatus must be {COMPLETED} or {FAILED}")
     reason = detail.get("FailureReason")
-    return JobStateChange(
+    event_id = event.get("id")
+    return JobState(
         job_name=name,
         status=status,
         failure_reason=str(reason) if reason else None,
-        event_id=str(wrapped.get("id")) if wrapped.get("id") else None,
+        event_id=str(event_id) if isinstance(event_id, (str, int)) and event_id else None,
     )

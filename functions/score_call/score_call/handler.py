@@ -9,8 +9,8 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from churn_lambda.logs import pin_library_loggers
 
-from . import log_safety
 from .adapters import clients
 from .adapters.alerts import AlertPublisher
 from .adapters.calls import CallsRepository
@@ -20,11 +20,12 @@ from .adapters.suppression import AlertWindow
 from .adapters.transcribe import TranscriptionJobs
 from .adapters.transcripts import TranscriptStore
 from .config import Settings, load_settings
-from .events import COMPLETED, parse_job_state_change
+from .events import parse_job_state_change
+from .models import COMPLETED, InvalidEventError, Outcome, Result
 from .observability import logger, metrics, tracer
-from .service import Collaborators, Result, handle_job_state_change
+from .service import Collaborators, handle_job_state_change
 
-log_safety.install()
+pin_library_loggers()
 
 
 @cache
@@ -63,32 +64,31 @@ def _count(name: str, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> 
     metrics.add_metric(name=name, unit=unit, value=value)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    change = parse_job_state_change(event)
-    logger.append_keys(job_name=change.job_name)
-    outcome = handle_job_state_change(change, settings(), collaborators(), now=_now)
-    if change.status == COMPLETED and outcome.result not in {Result.IGNORED, Result.DUPLICATE}:
-        _count("CallsTranscribed")
-
-    # Logs carry ids, numbers and reasons only: never the transcript, the excerpt or the profile.
-    details = {"result": outcome.result.value}
+def report(outcome: Outcome, *, completed: bool = True) -> dict[str, Any]:
+    """Log and count one outcome (ids, numbers and reasons only: never the transcript or profile)."""
+    details: dict[str, Any] = {"result": outcome.result.value}
     if outcome.reason:
         details["reason"] = outcome.reason
-    if outcome.result is Result.TRANSCRIPTION_FAILED:
+    result = outcome.result
+    if completed and outcome.scored_now:
+        _count("CallsTranscribed")
+    if result is Result.TRANSCRIPTION_FAILED:
         _count("TranscriptionsFailed")
         logger.warning("Transcription failed", extra=details)
-    elif outcome.result is Result.SCORING_FAILED:
+    elif result is Result.SCORING_FAILED:
         _count("ScoringFailed")
         logger.warning("Scoring failed", extra=details)
-    elif outcome.result in {Result.IGNORED, Result.DUPLICATE} and outcome.probability is None:
-        logger.info("Nothing to do", extra=details)
-    if outcome.result is Result.IGNORED:
+    elif result is Result.REJECTED:
+        _count("EventsRejected")
+        logger.warning("Event rejected", extra=details)
+    elif result is Result.IGNORED:
         _count("EventsIgnored")
-    elif outcome.result is Result.DUPLICATE:
+        logger.info("Not a job of this stack", extra=details)
+    elif result in {Result.DUPLICATE, Result.IN_PROGRESS}:
         _count("DuplicateEvents")
+        logger.info("Nothing to do", extra=details)
+    elif result is Result.TRANSCRIBING:
+        logger.info("Still transcribing", extra=details)
     if outcome.probability is not None:
         details.update(
             probability=round(outcome.probability, 4),
@@ -96,14 +96,34 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             profile_found=outcome.profile_found,
             missing_features=len(outcome.missing_features),
         )
-        if outcome.latency_ms is not None:
-            _count("ScoringLatency", round(outcome.latency_ms, 1), MetricUnit.Milliseconds)
-        if outcome.result is not Result.DUPLICATE:
+        if outcome.scored_now:
             _count("CallsScored")
             _count("MissingFeatures", len(outcome.missing_features))
-        if outcome.result is Result.ALERTED:
+            if outcome.latency_ms is not None:
+                _count("ScoringLatency", round(outcome.latency_ms, 1), MetricUnit.Milliseconds)
+            if outcome.no_customer_speech:
+                _count("NoCustomerSpeech")
+            if outcome.text_truncated:
+                _count("TextTruncated")
+        if result is Result.ALERTED:
             _count("HighRiskAlerts")
-        elif outcome.result is Result.SUPPRESSED:
+        elif result is Result.SUPPRESSED:
             _count("AlertsSuppressed")
         logger.info("Call scored", extra=details)
     return {"job_name": outcome.job_name, **details}
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        change = parse_job_state_change(event)
+    except InvalidEventError as exc:
+        # A poison event: rejected once, counted and logged, never retried into a queue.
+        _count("EventsRejected")
+        logger.warning("Event rejected", extra={"result": Result.REJECTED.value, "reason": str(exc)})
+        return {"job_name": None, "result": Result.REJECTED.value, "reason": str(exc)}
+    logger.append_keys(job_name=change.job_name)
+    outcome = handle_job_state_change(change, settings(), collaborators(), now=_now)
+    return report(outcome, completed=change.status == COMPLETED)

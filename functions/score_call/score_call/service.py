@@ -1,39 +1,61 @@
-"""The domain: a finished transcription job -> score -> call item -> (maybe) one alert.
+"""The domain: a finished transcription job -> score -> call item -> exactly one alert (or none).
 
-Plain functions over their collaborators (jobs, transcripts, profiles, scorer, calls,
-alert window, publisher), so tests can pass moto-backed adapters or fakes.
+Plain functions over their collaborators (jobs, transcripts, profiles, scorer, calls, alert
+window, publisher), so tests pass moto-backed adapters or fakes. The event path
+(:func:`handle_job_state_change`) and the reconciler (:func:`reconcile_call`) finish a call
+through the same :func:`finish_call`.
+
+Exactly once, under faults: every step is a conditional transition on the call item. Scoring
+takes a lease (one endpoint call per call); a high-risk score claims the alert in the same
+write; the customer's quiet window is claimed, published to, then marked delivered (the
+journal a later delivery reads so it never publishes twice). A failure gives back what it
+held and raises, so Lambda retries at once; an invocation that died leaves leases that lapse,
+and the next delivery or the reconciler takes over.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, Protocol
 
-from churn_contracts.calls import RiskLevel, risk_level
+from botocore.exceptions import ClientError
+from churn_contracts.calls import CallStatus, RiskLevel, risk_level
+from churn_contracts.endpoint import Score, request_record, shorten_text
 from churn_contracts.features import TEXT
+from churn_contracts.locations import LocationError, S3Location, parse_location
 from churn_contracts.profile import item_to_record
 from churn_contracts.transcribe import TranscriptError
+from churn_lambda.logs import safe_reason
+from churn_lambda.retry import Backoff, call_with_backoff
 
-from .adapters.calls import CallRecord, ScoreRecord
-from .adapters.endpoint import ModelRejectedError, Score
-from .adapters.suppression import Claim
-from .adapters.transcribe import TranscriptionJob
-from .adapters.transcripts import S3Location, TranscriptLocationError, parse_location
 from .alert import Alert
 from .config import Settings
-from .events import FAILED, JobStateChange
+from .models import (
+    COMPLETED,
+    FAILED,
+    CallItem,
+    JobState,
+    ModelRejectedError,
+    Outcome,
+    Result,
+    ScoreRecord,
+    TranscriptionJob,
+    TranscriptUnavailableError,
+    WindowBusyError,
+    WindowClaim,
+)
 from .transcript import excerpt, model_text
 
-# A PENDING alert claim older than this was left by an invocation that died mid-publish.
-STALE_CLAIM = timedelta(minutes=5)
+log = logging.getLogger(__name__)
 
 
 class Jobs(Protocol):
-    def get(self, job_name: str) -> TranscriptionJob: ...
+    def get(self, job_name: str) -> TranscriptionJob | None: ...
 
 
 class Transcripts(Protocol):
@@ -49,54 +71,32 @@ class Scorer(Protocol):
 
 
 class Calls(Protocol):
-    def get(self, job_name: str) -> CallRecord | None: ...
-    def mark_transcription_failed(self, job_name: str, reason: str, now: datetime) -> None: ...
-    def mark_scoring_failed(self, job_name: str, reason: str, now: datetime) -> bool: ...
-    def record_score(self, job_name: str, score: ScoreRecord) -> bool: ...
-    def mark_suppressed(self, job_name: str, by_job: str | None, now: datetime) -> None: ...
-    def claim_alert(self, job_name: str, now: datetime, stale_before: datetime) -> bool: ...
-    def release_alert(self, job_name: str, claimed_at: datetime) -> None: ...
-    def mark_alerted(self, job_name: str, message_id: str, now: datetime) -> None: ...
+    def get(self, job_name: str) -> CallItem | None: ...
+    def mark_transcription_failed(self, job_name: str, reason: str, now: datetime) -> bool: ...
+    def begin_scoring(self, job_name: str, token: str, now: datetime, lease_until: datetime) -> bool: ...
+    def release_scoring(self, job_name: str, token: str) -> None: ...
+    def mark_scoring_failed(self, job_name: str, token: str, reason: str, now: datetime) -> bool: ...
+    def record_score(
+        self, job_name: str, token: str, score: ScoreRecord, alert_lease_until: datetime | None
+    ) -> bool: ...
+    def claim_alert(self, job_name: str, token: str, now: datetime, lease_until: datetime) -> bool: ...
+    def release_alert(self, job_name: str, token: str) -> None: ...
+    def mark_suppressed(self, job_name: str, token: str, by_job: str | None, now: datetime) -> bool: ...
+    def mark_alerted(self, job_name: str, message_id: str, now: datetime) -> bool: ...
 
 
 class AlertWindow(Protocol):
-    def claim(self, customer_id: str, job_name: str, now: datetime) -> Claim: ...
+    def claim(self, customer_id: str, job_name: str, now: datetime, lease_until: datetime) -> WindowClaim: ...
+    def release(self, customer_id: str, job_name: str) -> None: ...
+    def mark_delivered(self, customer_id: str, job_name: str, message_id: str, now: datetime) -> None: ...
 
 
 class Publisher(Protocol):
     def publish(self, alert: Alert) -> str: ...
 
 
-class CallNotFoundError(LookupError):
-    """No call item for this job: the start function never recorded it. Raised, so the
-    event is kept on the on-failure queue rather than scored without a customer."""
-
-
-class TranscriptUnavailableError(RuntimeError):
-    """The job reports no transcript we may read; raised so the event is retried, then kept."""
-
-
-class Result(StrEnum):
-    TRANSCRIPTION_FAILED = "transcription-failed"
-    IGNORED = "ignored"
-    DUPLICATE = "duplicate"
-    SCORING_FAILED = "scoring-failed"
-    SCORED = "scored"
-    ALERTED = "alerted"
-    SUPPRESSED = "suppressed"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    result: Result
-    job_name: str
-    reason: str | None = None
-    probability: float | None = None
-    risk_level: str | None = None
-    missing_features: list[str] = field(default_factory=list)
-    profile_found: bool | None = None
-    latency_ms: float | None = None
-    message_id: str | None = None
+def _new_token() -> str:
+    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,10 @@ class Collaborators:
     calls: Calls
     alert_window: AlertWindow
     publisher: Publisher
+    new_token: Callable[[], str] = _new_token
+    # Bookkeeping after a publish is retried here before giving up (the journal covers the rest).
+    bookkeeping: Backoff = field(default_factory=lambda: Backoff(attempts=4, base_s=0.2, cap_s=2.0))
+    sleep: Callable[[float], None] = time.sleep
 
 
 def transcript_location(job: TranscriptionJob, settings: Settings) -> S3Location:
@@ -117,22 +121,15 @@ def transcript_location(job: TranscriptionJob, settings: Settings) -> S3Location
         raise TranscriptUnavailableError("the job reports no transcript location of the kind required")
     try:
         location = parse_location(uri)
-    except TranscriptLocationError as exc:
+    except LocationError as exc:
         raise TranscriptUnavailableError(str(exc)) from None
     if location.bucket != settings.recordings_bucket:
         raise TranscriptUnavailableError("the transcript is outside the recordings bucket")
     return location
 
 
-def score_record(profile: Mapping[str, Any] | None, text: str) -> dict[str, Any]:
-    """The endpoint's record: the profile's feature values (absent -> null) plus the text."""
-    record = item_to_record(profile or {})
-    record[TEXT] = text
-    return record
-
-
 def handle_job_state_change(
-    change: JobStateChange,
+    change: JobState,
     settings: Settings,
     deps: Collaborators,
     *,
@@ -142,110 +139,211 @@ def handle_job_state_change(
     name = change.job_name
     if not name.startswith(settings.job_name_prefix):
         return Outcome(Result.IGNORED, name, reason="not a job of this stack")
-    if change.status == FAILED:
-        reason = change.failure_reason or "Transcribe reported FAILED without a reason"
-        deps.calls.mark_transcription_failed(name, reason, now())
-        return Outcome(Result.TRANSCRIPTION_FAILED, name, reason=reason)
-
     call = deps.calls.get(name)
     if call is None or not call.customer_id:
-        raise CallNotFoundError(f"no call item for job {name}")
-    if call.finished:
-        return Outcome(Result.DUPLICATE, name)
+        # The start function writes the item before it starts a job, so this job is not ours to
+        # record (and a FAILED event must not create an orphan item).
+        return Outcome(Result.REJECTED, name, reason="no call item for this job")
+    if change.status == FAILED:
+        return transcription_failed(call, change.failure_reason, deps, now())
+    return finish_call(call, settings, deps, now=now, clock=clock)
 
-    job = deps.jobs.get(name)
+
+def transcription_failed(
+    call: CallItem, reason: str | None, deps: Collaborators, moment: datetime
+) -> Outcome:
+    """Only a call still waiting for its transcript becomes TRANSCRIPTION_FAILED."""
+    name = call.job_name
+    if call.status != CallStatus.TRANSCRIBING:
+        return Outcome(Result.DUPLICATE, name, reason=f"call is already {call.status}")
+    safe = safe_reason(reason or "Transcribe reported FAILED without a reason")
+    if deps.calls.mark_transcription_failed(name, safe, moment):
+        return Outcome(Result.TRANSCRIPTION_FAILED, name, reason=safe)
+    return Outcome(Result.DUPLICATE, name, reason="call moved on")
+
+
+def finish_call(
+    call: CallItem,
+    settings: Settings,
+    deps: Collaborators,
+    *,
+    now: Callable[[], datetime],
+    clock: Callable[[], float] = time.perf_counter,
+    job: TranscriptionJob | None = None,
+) -> Outcome:
+    """Bring a call whose transcript is ready as far as it goes: scored, then alerted once."""
+    name = call.job_name
+    if call.terminal:
+        return Outcome(Result.DUPLICATE, name)
+    lease = timedelta(seconds=settings.lease_seconds)
+    if call.status == CallStatus.SCORED:
+        # High risk, alert not sent: a claim that lapsed, or an invocation that died after the score.
+        token = deps.new_token()
+        moment = now()
+        if not deps.calls.claim_alert(name, token, moment, moment + lease):
+            return Outcome(Result.IN_PROGRESS, name, reason="another invocation holds the alert")
+        profile = _released_on_error(lambda: deps.profiles.get(str(call.customer_id)), deps, name, token)
+        scored = Outcome(
+            Result.SCORED,
+            name,
+            probability=call.probability,
+            risk_level=call.risk_level,
+            missing_features=list(call.missing_features),
+            profile_found=profile is not None,
+        )
+        return _alert(call, token, profile, scored, settings, deps, now)
+    if call.status not in {CallStatus.TRANSCRIBING, CallStatus.SCORING}:
+        return Outcome(Result.DUPLICATE, name, reason=f"unexpected status {call.status}")
+
+    token = deps.new_token()
+    moment = now()
+    if not deps.calls.begin_scoring(name, token, moment, moment + lease):
+        return Outcome(Result.IN_PROGRESS, name, reason="another invocation holds the scoring lease")
+    try:
+        return _score(call, token, settings, deps, now, clock, job)
+    except Exception:
+        _quietly(deps.calls.release_scoring, name, token)
+        raise
+
+
+def _score(
+    call: CallItem,
+    token: str,
+    settings: Settings,
+    deps: Collaborators,
+    now: Callable[[], datetime],
+    clock: Callable[[], float],
+    job: TranscriptionJob | None,
+) -> Outcome:
+    name = call.job_name
+    job = job or deps.jobs.get(name)
+    if job is None or job.status != COMPLETED:
+        raise TranscriptUnavailableError("Transcribe does not report this job as COMPLETED")
     location = transcript_location(job, settings)
     try:
         text = model_text(deps.transcripts.read(location), settings)
     except TranscriptError as exc:
-        return _scoring_failed(deps, name, f"unusable transcript: {exc}", now())
+        return _scoring_failed(deps, name, token, f"unusable transcript: {exc}", now())
+    text, truncated = shorten_text(text)
 
-    profile = deps.profiles.get(call.customer_id)
+    profile = deps.profiles.get(str(call.customer_id))
     started = clock()
     try:
-        score = deps.scorer.score(score_record(profile, text))
+        score = deps.scorer.score(request_record(item_to_record(profile or {}), text))
     except ModelRejectedError as exc:
-        return _scoring_failed(deps, name, str(exc), now())
+        return _scoring_failed(deps, name, token, str(exc), now())
     latency_ms = (clock() - started) * 1000.0
 
+    missing = list(score.missing_features)
+    if not text and TEXT not in missing:
+        missing.append(TEXT)  # the customer said nothing: scored on the profile alone, and said so
     level = risk_level(score.probability, settings.medium_risk_threshold, settings.high_risk_threshold)
     quote = excerpt(text, settings.excerpt_max_chars) if settings.alert_excerpts and text else None
     scored_at = now()
-    stored = deps.calls.record_score(
-        name,
-        ScoreRecord(
-            probability=score.probability,
-            risk_level=level.value,
-            medium_threshold=settings.medium_risk_threshold,
-            high_threshold=settings.high_risk_threshold,
-            missing_features=score.missing_features,
-            profile_found=profile is not None,
-            model_version=score.model_version,
-            transcript_uri=location.uri,
-            scored_at=scored_at,
-            latency_ms=latency_ms,
-            excerpt=quote,
-        ),
+    high = level is RiskLevel.HIGH
+    record = ScoreRecord(
+        probability=score.probability,
+        risk_level=level.value,
+        medium_threshold=settings.medium_risk_threshold,
+        high_threshold=settings.high_risk_threshold,
+        missing_features=missing,
+        profile_found=profile is not None,
+        model_version=score.model_version,
+        transcript_uri=location.uri,
+        scored_at=scored_at,
+        latency_ms=latency_ms,
+        excerpt=quote,
+        text_truncated=truncated,
     )
+    alert_until = scored_at + timedelta(seconds=settings.lease_seconds) if high else None
+    if not deps.calls.record_score(name, token, record, alert_until):
+        return Outcome(
+            Result.DUPLICATE, name, reason="the scoring lease lapsed; another invocation took over"
+        )
     scored = Outcome(
         Result.SCORED,
         name,
         probability=score.probability,
         risk_level=level.value,
-        missing_features=score.missing_features,
+        missing_features=missing,
         profile_found=profile is not None,
         latency_ms=latency_ms,
+        no_customer_speech=not text,
+        text_truncated=truncated,
+        scored_now=True,
     )
-    if not stored:
-        return _replace(scored, Result.DUPLICATE)
-    if level is not RiskLevel.HIGH:
+    if not high:
         return scored
-
-    claim = deps.alert_window.claim(call.customer_id, name, scored_at)
-    if not claim.granted:
-        deps.calls.mark_suppressed(name, claim.holder_job_name, now())
-        return _replace(scored, Result.SUPPRESSED)
-
-    claimed_at = now()
-    if not deps.calls.claim_alert(name, claimed_at, claimed_at - STALE_CLAIM):
-        return _replace(scored, Result.DUPLICATE)
-    alert = _alert(call, name, score, level, settings, profile, quote, location, scored_at)
-    try:
-        message_id = deps.publisher.publish(alert)
-    except Exception:
-        deps.calls.release_alert(name, claimed_at)
-        raise
-    deps.calls.mark_alerted(name, message_id, now())
-    return Outcome(**{**scored.__dict__, "result": Result.ALERTED, "message_id": message_id})
-
-
-def _replace(outcome: Outcome, result: Result) -> Outcome:
-    return Outcome(**{**outcome.__dict__, "result": result})
-
-
-def _scoring_failed(deps: Collaborators, name: str, reason: str, moment: datetime) -> Outcome:
-    deps.calls.mark_scoring_failed(name, reason, moment)
-    return Outcome(Result.SCORING_FAILED, name, reason=reason)
+    call = replace(
+        call,
+        status=CallStatus.SCORED.value,
+        probability=score.probability,
+        risk_level=level.value,
+        missing_features=missing,
+        profile_found=profile is not None,
+        model_version=score.model_version,
+        transcript_uri=location.uri,
+        scored_at=scored_at,
+        excerpt=quote,
+    )
+    return _alert(call, token, profile, scored, settings, deps, now)
 
 
 def _alert(
-    call: CallRecord,
-    name: str,
-    score: Score,
-    level: RiskLevel,
-    settings: Settings,
+    call: CallItem,
+    token: str,
     profile: Mapping[str, Any] | None,
-    quote: str | None,
-    location: S3Location,
-    scored_at: datetime,
-) -> Alert:
+    scored: Outcome,
+    settings: Settings,
+    deps: Collaborators,
+    now: Callable[[], datetime],
+) -> Outcome:
+    """Holding the call's alert claim: the quiet window, then publish once, then record it."""
+    name, customer = call.job_name, str(call.customer_id)
+    moment = now()
+    lease = timedelta(seconds=settings.lease_seconds)
+    claim = _released_on_error(
+        lambda: deps.alert_window.claim(customer, name, moment, moment + lease), deps, name, token
+    )
+    if claim.delivered_message_id:
+        # The journal says this call's alert went out; only the call item lags behind.
+        _persist(lambda: deps.calls.mark_alerted(name, str(claim.delivered_message_id), now()), deps)
+        return scored.but(
+            Result.ALERTED, message_id=claim.delivered_message_id, reason="bookkeeping finished"
+        )
+    if claim.busy:
+        _quietly(deps.calls.release_alert, name, token)
+        raise WindowBusyError("another call of this customer is publishing an alert")
+    if not claim.granted:
+        deps.calls.mark_suppressed(name, token, claim.holder_job_name, now())
+        return scored.but(Result.SUPPRESSED, reason=f"quiet window held by {claim.holder_job_name}")
+
+    try:
+        message_id = deps.publisher.publish(build_alert(call, settings, profile))
+    except Exception:
+        _quietly(deps.alert_window.release, customer, name)
+        _quietly(deps.calls.release_alert, name, token)
+        raise
+    delivered = now()
+    journal = _try(lambda: deps.alert_window.mark_delivered(customer, name, message_id, delivered), deps)
+    try:
+        _persist(lambda: deps.calls.mark_alerted(name, message_id, delivered), deps)
+    except Exception:
+        if not journal:
+            log.error("Alert sent but not recorded", extra={"message_id": message_id})
+        raise
+    return scored.but(Result.ALERTED, message_id=message_id)
+
+
+def build_alert(call: CallItem, settings: Settings, profile: Mapping[str, Any] | None) -> Alert:
     record = item_to_record(profile or {})
+    scored_at = call.scored_at
     return Alert(
         customer_id=str(call.customer_id),
         call_id=str(call.call_id or ""),
-        job_name=name,
-        probability=score.probability,
-        risk_level=level.value,
+        job_name=call.job_name,
+        probability=float(call.probability or 0.0),
+        risk_level=str(call.risk_level),
         medium_threshold=settings.medium_risk_threshold,
         high_threshold=settings.high_risk_threshold,
         profile_found=profile is not None,
@@ -253,10 +351,76 @@ def _alert(
         limit=record.get("limit"),
         account_length=record.get("Account Length"),
         customer_service_calls=record.get("CustServ Calls"),
-        missing_features=score.missing_features,
-        excerpt=quote,
+        missing_features=list(call.missing_features),
+        excerpt=call.excerpt if settings.alert_excerpts else None,
         recording_uri=call.recording_uri,
-        transcript_uri=location.uri,
-        model_version=score.model_version,
-        scored_at=scored_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        transcript_uri=str(call.transcript_uri or ""),
+        model_version=str(call.model_version or "unknown"),
+        scored_at=scored_at.isoformat(timespec="seconds").replace("+00:00", "Z") if scored_at else "",
     )
+
+
+def reconcile_call(
+    call: CallItem,
+    settings: Settings,
+    deps: Collaborators,
+    *,
+    now: Callable[[], datetime],
+    clock: Callable[[], float] = time.perf_counter,
+) -> Outcome:
+    """A call the events left in flight: ask Transcribe, then finish it as the event path would."""
+    name = call.job_name
+    if call.status == CallStatus.TRANSCRIBING:
+        job = deps.jobs.get(name)
+        if job is None:
+            # The start function's retry (or a redrive) may still start it: left as it is, and
+            # counted as stuck once old enough, rather than closed behind the redrive's back.
+            return Outcome(Result.TRANSCRIBING, name, reason="Transcribe has no such job yet")
+        if job.status == FAILED:
+            return transcription_failed(call, job.failure_reason, deps, now())
+        if job.status != COMPLETED:
+            return Outcome(Result.TRANSCRIBING, name, reason=f"job is {job.status}")
+        return finish_call(call, settings, deps, now=now, clock=clock, job=job)
+    return finish_call(call, settings, deps, now=now, clock=clock)
+
+
+def _scoring_failed(deps: Collaborators, name: str, token: str, reason: str, moment: datetime) -> Outcome:
+    safe = safe_reason(reason, 300)
+    if not deps.calls.mark_scoring_failed(name, token, safe, moment):
+        return Outcome(
+            Result.DUPLICATE, name, reason="the scoring lease lapsed; another invocation took over"
+        )
+    return Outcome(Result.SCORING_FAILED, name, reason=safe)
+
+
+def _released_on_error(step: Callable[[], Any], deps: Collaborators, name: str, token: str) -> Any:
+    try:
+        return step()
+    except Exception:
+        _quietly(deps.calls.release_alert, name, token)
+        raise
+
+
+def _quietly(release: Callable[..., None], *args: Any) -> None:
+    """Giving a claim back is best effort: if it fails, the claim's lease lapses instead."""
+    try:
+        release(*args)
+    except Exception as exc:  # the original error is the one to raise
+        log.warning("Could not release a claim; its lease will lapse", extra={"error": type(exc).__name__})
+
+
+def _transient(exc: Exception) -> bool:
+    return isinstance(exc, ClientError)
+
+
+def _persist(step: Callable[[], Any], deps: Collaborators) -> None:
+    call_with_backoff(step, retryable=_transient, backoff=deps.bookkeeping, sleep=deps.sleep)
+
+
+def _try(step: Callable[[], Any], deps: Collaborators) -> bool:
+    try:
+        _persist(step, deps)
+    except Exception as exc:  # the call item write below still records the alert
+        log.warning("Could not write the alert journal", extra={"error": type(exc).__name__})
+        return False
+    return True

@@ -24,8 +24,13 @@ class Settings:
     transcription_mode: str = "channels"
     pii_redaction: bool = False
     call_retention_days: int = 365
+    # Past the concurrent-job quota, Transcribe queues deferred jobs (needs a data access role).
+    deferred_execution: bool = False
+    data_access_role_arn: str | None = None
 
     def __post_init__(self) -> None:
+        if self.deferred_execution and not self.data_access_role_arn:
+            raise ConfigError("DEFERRED_EXECUTION needs TRANSCRIBE_DATA_ACCESS_ROLE_ARN")
         if self.transcription_mode not in TRANSCRIPTION_MODES:
             raise ConfigError(f"TRANSCRIPTION_MODE must be one of {TRANSCRIPTION_MODES}")
         if not self.transcripts_prefix.endswith("/") or not self.recordings_prefix.endswith("/"):
@@ -47,4 +52,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         transcription_mode=env.get("TRANSCRIPTION_MODE", "channels"),
         pii_redaction=parse_bool(env.get("PII_REDACTION")),
         call_retention_days=number(env, "CALL_RETENTION_DAYS", 365, int),
+        deferred_execution=parse_bool(env.get("DEFERRED_EXECUTION"), False),
+        data_access_role_arn=env.get("TRANSCRIBE_DATA_ACCESS_ROLE_ARN", "").strip() or None,
     )

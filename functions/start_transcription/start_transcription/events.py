@@ -12,37 +12,40 @@ decodes the key and its notification class does not, the opposite of what S3 sen
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+from .models import CreatedObject, InvalidEventError
 
-class InvalidEventError(ValueError):
-    """The event is neither an S3 notification nor an EventBridge S3 event."""
-
-
-@dataclass(frozen=True)
-class CreatedObject:
-    bucket: str
-    key: str
-    version_id: str | None
-    size: int | None
-    # The id that ties this invocation's logs to the S3 request or EventBridge event.
-    correlation_id: str | None
+__all__ = ["CreatedObject", "InvalidEventError", "parse_created_objects"]
 
 
 def _version(value: Any) -> str | None:
     # Unversioned buckets send no version (notifications) or the string "null" (EventBridge).
-    if value is None or value in ("", "null"):
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or value in ("", "null"):
         return None
     return str(value)
 
 
 def _size(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _text(value: Any) -> str | None:
+    return (
+        str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "" else None
+    )
+
+
+def _name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidEventError(f"{what} is not a non-empty string")
+    return value
 
 
 def parse_created_objects(event: Any) -> tuple[list[CreatedObject], int]:
@@ -63,18 +66,16 @@ def _from_eventbridge(event: Mapping[str, Any]) -> tuple[list[CreatedObject], in
     if detail_type != "Object Created":
         return [], 1
     detail = event["detail"]
-    try:
-        bucket = str(detail["bucket"]["name"])
-        obj = detail["object"]
-        key = str(obj["key"])
-    except (KeyError, TypeError) as exc:
-        raise InvalidEventError("EventBridge S3 event has no detail.bucket.name / detail.object.key") from exc
+    bucket_info, obj = detail.get("bucket"), detail.get("object")
+    if not isinstance(bucket_info, Mapping) or not isinstance(obj, Mapping):
+        raise InvalidEventError("EventBridge S3 event has no detail.bucket / detail.object")
     created = CreatedObject(
-        bucket=bucket,
-        key=key,
+        bucket=_name(bucket_info.get("name"), "detail.bucket.name"),
+        key=_name(obj.get("key"), "detail.object.key"),
         version_id=_version(obj.get("version-id")),
         size=_size(obj.get("size")),
-        correlation_id=str(event.get("id")) if event.get("id") else None,
+        correlation_id=_text(event.get("id")),
+        etag=_text(obj.get("etag")),
     )
     return [created], 0
 
@@ -90,21 +91,22 @@ def _from_notification(records: Any) -> tuple[list[CreatedObject], int]:
         if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
             skipped += 1
             continue
-        try:
-            s3 = record["s3"]
-            bucket = str(s3["bucket"]["name"])
-            obj = s3["object"]
-            key = unquote_plus(str(obj["key"]))
-        except (KeyError, TypeError) as exc:
-            raise InvalidEventError("S3 notification record has no s3.bucket.name / s3.object.key") from exc
-        request_id = (record.get("responseElements") or {}).get("x-amz-request-id")
+        s3 = record.get("s3")
+        bucket_info = s3.get("bucket") if isinstance(s3, Mapping) else None
+        obj = s3.get("object") if isinstance(s3, Mapping) else None
+        if not isinstance(bucket_info, Mapping) or not isinstance(obj, Mapping):
+            raise InvalidEventError("S3 notification record has no s3.bucket / s3.object")
+        key = unquote_plus(_name(obj.get("key"), "s3.object.key"))
+        elements = record.get("responseElements")
+        request_id = elements.get("x-amz-request-id") if isinstance(elements, Mapping) else None
         created.append(
             CreatedObject(
-                bucket=bucket,
+                bucket=_name(bucket_info.get("name"), "s3.bucket.name"),
                 key=key,
                 version_id=_version(obj.get("versionId")),
                 size=_size(obj.get("size")),
-                correlation_id=str(request_id) if request_id else None,
+                correlation_id=_text(request_id),
+                etag=_text(obj.get("eTag")),
             )
         )
     return created, skipped

@@ -6,7 +6,8 @@ import hashlib
 import posixpath
 import re
 from dataclasses import dataclass
-from enum import StrEnum
+
+from .models import RecordingRejected, Rejection
 
 # Extension -> Transcribe MediaFormat.
 MEDIA_FORMATS: dict[str, str] = {
@@ -22,30 +23,10 @@ MEDIA_FORMATS: dict[str, str] = {
 
 MAX_JOB_NAME = 200
 MAX_ID_CHARS = 128
-_HASH_CHARS = 12
-_UNSAFE = re.compile(r"[^0-9A-Za-z._-]+")
+_HASH_CHARS = 32
 # Transcribe tag values: letters, digits, spaces and + - = . _ : / @ (at most 256 characters).
 _TAG_VALUE = re.compile(r"^[\w\s+\-=.:/@]{1,256}$", re.ASCII)
 JOB_NAME_PATTERN = re.compile(r"^[0-9a-zA-Z._-]+$")
-
-
-class Rejection(StrEnum):
-    """Why a recording is not transcribed. Values are metric/log labels, never key contents."""
-
-    OUTSIDE_PREFIX = "outside-prefix"
-    FOREIGN_BUCKET = "foreign-bucket"
-    FOLDER_MARKER = "folder-marker"
-    UNSUPPORTED_FORMAT = "unsupported-format"
-    NO_CUSTOMER = "no-customer"
-    NO_CALL_ID = "no-call-id"
-    EMPTY_OBJECT = "empty-object"
-    NOT_FOUND = "not-found"
-
-
-class RecordingRejected(ValueError):
-    def __init__(self, reason: Rejection) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -55,21 +36,6 @@ class KeyParts:
     extension: str
 
 
-@dataclass(frozen=True)
-class Recording:
-    bucket: str
-    key: str
-    version_id: str | None
-    customer_id: str
-    call_id: str
-    media_format: str
-    customer_id_source: str  # "metadata" or "path"
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
-
-
 def parse_key(key: str, prefix: str) -> KeyParts:
     """``<prefix><customer_id>/<call_id>.<ext>``; deeper folders keep the first as the customer.
 
@@ -77,6 +43,10 @@ def parse_key(key: str, prefix: str) -> KeyParts:
     """
     if not key.startswith(prefix):
         raise RecordingRejected(Rejection.OUTSIDE_PREFIX)
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: not a key S3 could have written
+        raise RecordingRejected(Rejection.INVALID_KEY) from None
     if key.endswith("/"):
         raise RecordingRejected(Rejection.FOLDER_MARKER)
     parts = key[len(prefix) :].split("/")
@@ -88,6 +58,8 @@ def parse_key(key: str, prefix: str) -> KeyParts:
     if extension not in MEDIA_FORMATS:
         raise RecordingRejected(Rejection.UNSUPPORTED_FORMAT)
     call_id = stem.strip()
+    if len(call_id) > MAX_ID_CHARS:
+        raise RecordingRejected(Rejection.ID_TOO_LONG)
     if not valid_id(call_id):
         raise RecordingRejected(Rejection.NO_CALL_ID)
     customer = parts[0].strip() if len(parts) > 1 else None
@@ -102,27 +74,17 @@ def valid_id(value: str | None) -> bool:
     return bool(value) and len(value) <= MAX_ID_CHARS and value.isprintable() and "/" not in value
 
 
-def _sanitise(value: str, limit: int) -> str:
-    return _UNSAFE.sub("-", value).strip("-")[:limit].strip("-") or "x"
+def job_name(prefix: str, recording_bucket: str, key: str, content_id: str | None) -> str:
+    """Opaque and deterministic: ``<prefix><32 hex of sha256(bucket, key, version or ETag)>``.
 
-
-def job_name(
-    prefix: str, recording_bucket: str, key: str, version_id: str | None, customer_id: str, call_id: str
-) -> str:
-    """Deterministic and valid: the same object always yields the same job, so duplicates collide.
-
-    ``<prefix><customer>-<call>-<hash>``; the hash covers bucket, key and version, so two
-    objects whose ids sanitise alike still get distinct jobs.
+    The same object version always yields the same job, so duplicate events collide; a new
+    version (or, without versioning, new content) yields a new job. Nothing from the key appears
+    in the name, so job names in logs, tags and ARNs hold no names or phone numbers.
     """
-    digest = hashlib.sha256(f"{recording_bucket}\n{key}\n{version_id or ''}".encode()).hexdigest()
-    budget = MAX_JOB_NAME - len(prefix) - _HASH_CHARS - 2
-    if budget < 2:
-        raise ValueError("job name prefix is too long")
-    customer = _sanitise(customer_id, max(1, budget // 2))
-    call = _sanitise(call_id, max(1, budget - len(customer)))
-    name = f"{prefix}{customer}-{call}-{digest[:_HASH_CHARS]}"
+    identity = f"{recording_bucket}\n{key}\n{content_id or ''}".encode("utf-8", "surrogatepass")
+    name = f"{prefix}{hashlib.sha256(identity).hexdigest()[:_HASH_CHARS]}"
     if not JOB_NAME_PATTERN.match(name) or len(name) > MAX_JOB_NAME:
-        raise ValueError("job name prefix holds characters Transcribe does not allow")
+        raise ValueError("job name prefix is too long or holds characters Transcribe does not allow")
     return name
 
 
@@ -143,4 +105,4 @@ def extension_label(key: str) -> str:
 
 def key_fingerprint(key: str) -> str:
     """Keys can hold names or numbers; logs carry this short hash instead."""
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]

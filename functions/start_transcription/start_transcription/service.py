@@ -8,23 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
-from .adapters.s3 import RecordingMetadata, RecordingNotFoundError
-from .adapters.transcribe import JobRequest, TranscriptionRejectedError
 from .config import Settings
-from .events import CreatedObject
-from .recording import (
-    MEDIA_FORMATS,
+from .models import (
+    CreatedObject,
+    JobRequest,
+    Outcome,
     Recording,
+    RecordingMetadata,
+    RecordingNotFoundError,
     RecordingRejected,
     Rejection,
-    job_name,
-    job_tags,
-    parse_key,
-    valid_id,
+    Result,
+    TranscriptionRejectedError,
 )
+from .recording import MEDIA_FORMATS, job_name, job_tags, parse_key, valid_id
 
 
 class RecordingStore(Protocol):
@@ -41,19 +40,11 @@ class CallsStore(Protocol):
     def fail(self, job_name: str, reason: str, now: datetime) -> None: ...
 
 
-class Result(StrEnum):
-    STARTED = "started"
-    DUPLICATE = "duplicate"
-    REJECTED = "rejected"
-    FAILED = "failed"
-
-
 @dataclass(frozen=True)
-class Outcome:
-    result: Result
-    job_name: str | None = None
-    rejection: Rejection | None = None
-    reason: str | None = None
+class Collaborators:
+    recordings: RecordingStore
+    transcriber: Transcriber
+    calls: CallsStore
 
 
 def identify(obj: CreatedObject, settings: Settings, recordings: RecordingStore) -> Recording:
@@ -78,14 +69,16 @@ def identify(obj: CreatedObject, settings: Settings, recordings: RecordingStore)
         customer, source = parts.customer_id, "path"
     else:
         raise RecordingRejected(Rejection.NO_CUSTOMER)
+    version = obj.version_id or metadata.version_id
     return Recording(
         bucket=obj.bucket,
         key=obj.key,
-        version_id=obj.version_id,
+        version_id=version,
         customer_id=customer,
         call_id=parts.call_id,
         media_format=MEDIA_FORMATS[parts.extension],
         customer_id_source=source,
+        content_id=version or metadata.etag or obj.etag,
     )
 
 
@@ -101,38 +94,26 @@ def job_request(recording: Recording, name: str, settings: Settings) -> JobReque
         mode=settings.transcription_mode,
         pii_redaction=settings.pii_redaction,
         tags=job_tags(recording.customer_id, recording.call_id),
+        data_access_role_arn=settings.data_access_role_arn if settings.deferred_execution else None,
     )
 
 
 def start_transcription(
-    obj: CreatedObject,
-    settings: Settings,
-    *,
-    recordings: RecordingStore,
-    transcriber: Transcriber,
-    calls: CallsStore,
-    now: datetime,
+    obj: CreatedObject, settings: Settings, deps: Collaborators, *, now: datetime
 ) -> Outcome:
     """Write the call item (TRANSCRIBING), then start the job. Safe to run any number of times."""
     try:
-        recording = identify(obj, settings, recordings)
+        recording = identify(obj, settings, deps.recordings)
     except RecordingRejected as rejected:
         return Outcome(Result.REJECTED, rejection=rejected.reason)
 
-    name = job_name(
-        settings.job_name_prefix,
-        obj.bucket,
-        obj.key,
-        obj.version_id,
-        recording.customer_id,
-        recording.call_id,
-    )
-    if not calls.begin(name, recording, now):
+    name = job_name(settings.job_name_prefix, obj.bucket, obj.key, recording.content_id)
+    if not deps.calls.begin(name, recording, now):
         return Outcome(Result.DUPLICATE, job_name=name)
     try:
-        started = transcriber.start(job_request(recording, name, settings))
+        started = deps.transcriber.start(job_request(recording, name, settings))
     except TranscriptionRejectedError as exc:
         reason = f"Transcribe refused the job: {exc}"
-        calls.fail(name, reason, now)
+        deps.calls.fail(name, reason, now)
         return Outcome(Result.FAILED, job_name=name, reason=reason)
     return Outcome(Result.STARTED if started else Result.DUPLICATE, job_name=name)

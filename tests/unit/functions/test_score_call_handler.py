@@ -7,11 +7,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from score_call import handler, log_safety
+from churn_lambda import logs
+from score_call import handler
 from score_call.adapters.calls import CallsRepository
 from score_call.config import load_settings
 from score_call.events import parse_job_state_change
-from score_call.service import STALE_CLAIM, CallNotFoundError, Result, handle_job_state_change
+from score_call.models import Result
+from score_call.service import handle_job_state_change
 
 from tests.conftest import load_format
 from tests.unit.functions.conftest import BUCKET, CALLS, emitted_metrics
@@ -109,18 +111,18 @@ def test_same_completion_event_five_times_gives_one_alert(aws, score, context, r
     assert len(aws.alerts()) == 1 and len(runtime.requests) == 1
 
 
-def test_concurrent_redelivery_cannot_claim_the_alert_twice(aws, runtime):
+def test_concurrent_redelivery_cannot_take_the_scoring_lease_twice(aws, runtime):
     add_profile(aws, "C-3")
     name = transcribed_call(aws, "C-3", "race", ANGRY)
     calls = CallsRepository(aws.dynamodb.Table(CALLS))
-    assert calls.claim_alert(name, T0, T0 - STALE_CLAIM) is True
-    # A second invocation that already read the item before the claim still loses at the write.
-    assert (
-        calls.claim_alert(name, T0 + timedelta(seconds=1), T0 + timedelta(seconds=1) - STALE_CLAIM) is False
-    )
-    # ...unless the first died mid-publish long ago: its stale PENDING claim is taken over.
-    later = T0 + STALE_CLAIM + timedelta(seconds=1)
-    assert calls.claim_alert(name, later, later - STALE_CLAIM) is True
+    lease = timedelta(minutes=3)
+    assert calls.begin_scoring(name, "first", T0, T0 + lease) is True
+    # A second invocation that already read the item before the lease still loses at the write.
+    assert calls.begin_scoring(name, "second", T0 + timedelta(seconds=1), T0 + lease) is False
+    # ...unless the first died long ago: its lapsed lease is taken over, and the first can no longer write.
+    later = T0 + lease + timedelta(seconds=1)
+    assert calls.begin_scoring(name, "third", later, later + lease) is True
+    assert calls.mark_scoring_failed(name, "first", "late", later) is False
 
 
 def test_second_high_risk_call_inside_the_window_is_stored_not_alerted(aws, runtime):
@@ -222,12 +224,18 @@ def test_endpoint_down_fails_the_invocation_and_keeps_the_call(aws, score, conte
     name = transcribed_call(aws, "C-10", "down", ANGRY)
     with pytest.raises(Exception, match="unavailable"):
         score(completion(name), context)
-    assert aws.call(name)["status"] == "TRANSCRIBING"  # the event goes to the on-failure queue; nothing lost
+    item = aws.call(name)
+    # The lease is given back: Lambda's retry scores at once (else the on-failure queue keeps the event).
+    assert item["status"] == "SCORING" and "lease_until" not in item and item["open_status"] == "SCORING"
+    assert score(completion(name), context)["result"] == "alerted"
 
 
-def test_call_without_item_fails_the_invocation(aws, score, context):
-    with pytest.raises(CallNotFoundError):
-        score(completion("churn-test-never-started-0123456789ab"), context)
+def test_call_without_item_is_rejected_and_creates_nothing(aws, score, context, capsys):
+    for status in ("COMPLETED", "FAILED"):
+        name = "churn-test-never-started-0123456789ab"
+        assert score(completion(name, status, "x"), context)["result"] == "rejected"
+        assert aws.call(name) is None  # no orphan item
+    assert emitted_metrics(capsys.readouterr().out)["EventsRejected"] == [1.0, 1.0]
 
 
 def test_publish_failure_releases_the_claim_so_the_retry_alerts(aws, runtime):
@@ -250,7 +258,7 @@ def test_publish_failure_releases_the_claim_so_the_retry_alerts(aws, runtime):
     change = parse_job_state_change(completion(name))
     with pytest.raises(Exception, match="KMSThrottling"):
         handle_job_state_change(change, settings, flaky, now=lambda: T0)
-    assert "alerted_at" not in aws.call(name)
+    assert "alerted_at" not in aws.call(name) and aws.call(name)["alert_status"] == "PENDING"
     assert handle_job_state_change(change, settings, flaky, now=lambda: T0).result is Result.ALERTED
     assert len(aws.alerts()) == 1
 
@@ -302,13 +310,9 @@ def test_no_call_text_reaches_any_log_even_at_debug(aws, score, context, capsys,
     assert canary in json.loads(aws.alerts()[0]["Message"])["excerpt"]
 
 
-def test_log_safety_install_is_idempotent():
-    log_safety.install()
-    log_safety.install()
-    assert (
-        sum(
-            isinstance(f, log_safety.DropPayloadRecords)
-            for f in logging.getLogger("botocore.endpoint").filters
-        )
-        == 1
-    )
+def test_library_loggers_are_pinned_idempotently():
+    logs.pin_library_loggers()
+    logs.pin_library_loggers()
+    assert sum(f is logs._FILTER for f in logging.getLogger("botocore.endpoint").filters) == 1
+    for name in ("botocore", "urllib3", "boto3"):
+        assert logging.getLogger(name).level == logging.WARNING

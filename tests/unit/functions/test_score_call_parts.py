@@ -7,6 +7,10 @@ import json
 
 import boto3
 import pytest
+from churn_contracts.endpoint import parse_score, request_record
+from churn_contracts.locations import LocationError as TranscriptLocationError
+from churn_contracts.locations import parse_location
+from churn_contracts.profile import item_to_record
 from churn_contracts.transcribe import (
     EmptyTranscriptError,
     MalformedTranscriptError,
@@ -14,19 +18,18 @@ from churn_contracts.transcribe import (
     parse_transcript,
 )
 from churn_lambda.retry import Backoff
-from score_call.adapters.endpoint import (
-    EndpointContractError,
-    EndpointScorer,
-    EndpointUnavailableError,
-    ModelRejectedError,
-    parse_score,
-)
-from score_call.adapters.transcribe import TranscriptionJob
-from score_call.adapters.transcripts import TranscriptLocationError, parse_location
+from score_call.adapters.endpoint import EndpointScorer
 from score_call.alert import MAX_MESSAGE_BYTES, Alert
 from score_call.config import ConfigError, load_settings
 from score_call.events import InvalidEventError, parse_job_state_change
-from score_call.service import TranscriptUnavailableError, score_record, transcript_location
+from score_call.models import (
+    EndpointContractError,
+    EndpointUnavailableError,
+    ModelRejectedError,
+    TranscriptionJob,
+    TranscriptUnavailableError,
+)
+from score_call.service import transcript_location
 from score_call.transcript import excerpt, model_text
 
 from tests.conftest import EVENTS, load_format
@@ -116,10 +119,10 @@ def test_excerpt_is_short_and_cut_at_a_word():
 
 
 def test_score_record_is_the_profile_plus_text_with_absent_features_null():
-    record = score_record({"customer_id": "C-1", "plan": "gold", "Day Mins": 10}, "hello")
+    record = request_record(item_to_record({"customer_id": "C-1", "plan": "gold", "Day Mins": 10}), "hello")
     assert record["text"] == "hello" and record["plan"] == "gold" and record["Day Mins"] == 10.0
     assert record["Eve Mins"] is None and "customer_id" not in record
-    assert score_record(None, "x")["plan"] is None
+    assert request_record(item_to_record({}), "x")["plan"] is None
 
 
 # --- transcript location ---------------------------------------------------------------------------

@@ -1,69 +1,42 @@
 """The calls table (DynamoDB): every step of a call's fate, on one item keyed by job name.
 
-Alerting is made idempotent here: the alert is claimed with a conditional write
-(``attribute_not_exists(alerted_at)``) before it is published, so a redelivered or
-concurrent completion event can never send a second one.
+Every step is a conditional status transition, so concurrent and redelivered events do
+each piece of work once:
+
+- ``TRANSCRIBING -> SCORING`` takes a lease (token + expiry) before the endpoint is called;
+  a lease past its expiry (the invocation died) is taken over by the next delivery;
+- ``SCORING -> SCORED`` (or ``SCORING_FAILED``) only by the lease holder; a high-risk score
+  claims the alert (``alert_status=PENDING`` with its own lease) in the same write;
+- ``PENDING -> SENT`` after publishing. A PENDING claim past its lease is taken over.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
-from churn_contracts.calls import CALLS_KEY, CallStatus
+from churn_contracts.calls import (
+    CALLS_KEY,
+    OPEN_STATUS,
+    OPEN_STATUS_INDEX,
+    AlertStatus,
+    CallItem,
+    CallStatus,
+    OpenStatus,
+    RiskLevel,
+    encode_number,
+    timestamp,
+)
 
-ALERT_PENDING = "PENDING"
-ALERT_SENT = "SENT"
+from ..models import ScoreRecord
+
+_NAMES = {"#status": "status", "#key": CALLS_KEY, "#open": OPEN_STATUS}
 
 
-def iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _decimal(value: float) -> Decimal:
-    return Decimal(str(round(float(value), 6)))
-
-
-def _conditional_failed(exc: ClientError) -> bool:
+def conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    job_name: str
-    customer_id: str | None
-    call_id: str | None
-    recording_uri: str | None
-    status: str | None
-    risk_level: str | None = None
-    alert_suppressed: bool = False
-    alert_status: str | None = None
-
-    @property
-    def finished(self) -> bool:
-        """Scored and nothing left to send: a redelivered event has nothing to do."""
-        if self.status == CallStatus.ALERTED or self.alert_status == ALERT_SENT:
-            return True
-        return self.status == CallStatus.SCORED and (self.risk_level != "high" or self.alert_suppressed)
-
-
-@dataclass(frozen=True)
-class ScoreRecord:
-    probability: float
-    risk_level: str
-    medium_threshold: float
-    high_threshold: float
-    missing_features: list[str]
-    profile_found: bool
-    model_version: str
-    transcript_uri: str
-    scored_at: datetime
-    latency_ms: float
-    excerpt: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -71,74 +44,103 @@ class CallsRepository:
     table: Any  # a boto3 DynamoDB Table resource
     retention_days: int = 365
 
-    def get(self, job_name: str) -> CallRecord | None:
+    def get(self, job_name: str) -> CallItem | None:
         item = self.table.get_item(Key={CALLS_KEY: job_name}, ConsistentRead=True).get("Item")
-        if item is None:
-            return None
-        return CallRecord(
-            job_name=job_name,
-            customer_id=item.get("customer_id"),
-            call_id=item.get("call_id"),
-            recording_uri=item.get("recording_uri"),
-            status=item.get("status"),
-            risk_level=item.get("risk_level"),
-            alert_suppressed=bool(item.get("alert_suppressed", False)),
-            alert_status=item.get("alert_status"),
-        )
+        return None if item is None else CallItem.from_item(item)
 
     def _expires(self, now: datetime) -> int:
         return int((now + timedelta(days=self.retention_days)).timestamp())
 
-    def mark_transcription_failed(self, job_name: str, reason: str, now: datetime) -> None:
-        # An upsert: the failure is recorded even if the start function's item is missing.
-        self.table.update_item(
-            Key={CALLS_KEY: job_name},
-            UpdateExpression=(
-                "SET #status = :status, failure_reason = :reason, updated_at = :now, "
-                "expires_at = if_not_exists(expires_at, :expires)"
-            ),
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":status": CallStatus.TRANSCRIPTION_FAILED.value,
-                ":reason": reason[:500],
-                ":now": iso(now),
-                ":expires": self._expires(now),
-            },
-        )
-
-    def mark_scoring_failed(self, job_name: str, reason: str, now: datetime) -> bool:
+    def _update(self, job_name: str, expression: str, condition: str, values: dict[str, Any]) -> bool:
+        names = {k: v for k, v in _NAMES.items() if k in expression or k in condition}
         try:
             self.table.update_item(
                 Key={CALLS_KEY: job_name},
-                UpdateExpression="SET #status = :status, failure_reason = :reason, updated_at = :now",
-                ConditionExpression="attribute_exists(#key) AND attribute_not_exists(alerted_at)",
-                ExpressionAttributeNames={"#status": "status", "#key": CALLS_KEY},
-                ExpressionAttributeValues={
-                    ":status": CallStatus.SCORING_FAILED.value,
-                    ":reason": reason[:500],
-                    ":now": iso(now),
-                },
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
-            if _conditional_failed(exc):
+            if conditional_failed(exc):
                 return False
             raise
         return True
 
-    def record_score(self, job_name: str, score: ScoreRecord) -> bool:
-        """Store the score (status SCORED); ``False`` if an alert was already claimed for this call."""
+    def mark_transcription_failed(self, job_name: str, reason: str, now: datetime) -> bool:
+        """Only a call still waiting for its transcript: a stray FAILED never overwrites a result."""
+        return self._update(
+            job_name,
+            "SET #status = :failed, failure_reason = :reason, updated_at = :now REMOVE #open",
+            "attribute_exists(#key) AND #status = :transcribing",
+            {
+                ":failed": CallStatus.TRANSCRIPTION_FAILED.value,
+                ":transcribing": CallStatus.TRANSCRIBING.value,
+                ":reason": reason[:500],
+                ":now": timestamp(now),
+            },
+        )
+
+    def begin_scoring(self, job_name: str, token: str, now: datetime, lease_until: datetime) -> bool:
+        """``TRANSCRIBING -> SCORING`` with a lease, or take over a lapsed lease. ``False``: held."""
+        return self._update(
+            job_name,
+            "SET #status = :scoring, lease_token = :token, lease_until = :until, updated_at = :now, "
+            "#open = :open_scoring",
+            "attribute_exists(#key) AND (#status = :transcribing OR (#status = :scoring AND "
+            "(attribute_not_exists(lease_until) OR lease_until < :now)))",
+            {
+                ":scoring": CallStatus.SCORING.value,
+                ":transcribing": CallStatus.TRANSCRIBING.value,
+                ":open_scoring": OpenStatus.SCORING.value,
+                ":token": token,
+                ":until": timestamp(lease_until),
+                ":now": timestamp(now),
+            },
+        )
+
+    def release_scoring(self, job_name: str, token: str) -> None:
+        """Give the lease back after a failure, so Lambda's retry can score at once."""
+        self._update(
+            job_name,
+            "REMOVE lease_until",
+            "#status = :scoring AND lease_token = :token",
+            {":scoring": CallStatus.SCORING.value, ":token": token},
+        )
+
+    def mark_scoring_failed(self, job_name: str, token: str, reason: str, now: datetime) -> bool:
+        return self._update(
+            job_name,
+            "SET #status = :failed, failure_reason = :reason, updated_at = :now "
+            "REMOVE #open, lease_until, lease_token",
+            "#status = :scoring AND lease_token = :token",
+            {
+                ":failed": CallStatus.SCORING_FAILED.value,
+                ":scoring": CallStatus.SCORING.value,
+                ":token": token,
+                ":reason": reason[:500],
+                ":now": timestamp(now),
+            },
+        )
+
+    def record_score(
+        self, job_name: str, token: str, score: ScoreRecord, alert_lease_until: datetime | None
+    ) -> bool:
+        """``SCORING -> SCORED`` by the lease holder; with ``alert_lease_until`` it also claims the alert."""
         values: dict[str, Any] = {
             ":status": CallStatus.SCORED.value,
-            ":p": _decimal(score.probability),
+            ":scoring": CallStatus.SCORING.value,
+            ":token": token,
+            ":p": encode_number(score.probability),
             ":level": score.risk_level,
-            ":medium": _decimal(score.medium_threshold),
-            ":high": _decimal(score.high_threshold),
+            ":medium": encode_number(score.medium_threshold),
+            ":high": encode_number(score.high_threshold),
             ":missing": list(score.missing_features),
             ":found": score.profile_found,
             ":version": score.model_version,
             ":transcript": score.transcript_uri,
-            ":scored": iso(score.scored_at),
-            ":latency": _decimal(score.latency_ms),
+            ":scored": timestamp(score.scored_at),
+            ":latency": encode_number(score.latency_ms, 1),
             ":expires": self._expires(score.scored_at),
         }
         assignments = [
@@ -156,83 +158,117 @@ class CallsRepository:
             "scoring_latency_ms = :latency",
             "expires_at = :expires",
         ]
-        removals = ["failure_reason"]
+        removals = ["failure_reason", "lease_until", "lease_token"]
         if score.excerpt is not None:
             values[":excerpt"] = score.excerpt
             assignments.append("excerpt = :excerpt")
         else:
             removals.append("excerpt")
-        try:
-            self.table.update_item(
-                Key={CALLS_KEY: job_name},
-                UpdateExpression="SET " + ", ".join(assignments) + " REMOVE " + ", ".join(removals),
-                ConditionExpression="attribute_exists(#key) AND attribute_not_exists(alerted_at)",
-                ExpressionAttributeNames={"#status": "status", "#key": CALLS_KEY},
-                ExpressionAttributeValues=values,
+        if score.text_truncated:
+            values[":true"] = True
+            assignments.append("text_truncated = :true")
+        if alert_lease_until is not None:
+            values.update(
+                {
+                    ":pending": AlertStatus.PENDING.value,
+                    ":alert_until": timestamp(alert_lease_until),
+                    ":open_alert": OpenStatus.ALERT_PENDING.value,
+                }
             )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
-
-    def mark_suppressed(self, job_name: str, by_job: str | None, now: datetime) -> None:
-        values: dict[str, Any] = {":true": True, ":now": iso(now), ":by": by_job or "unknown"}
-        self.table.update_item(
-            Key={CALLS_KEY: job_name},
-            UpdateExpression="SET alert_suppressed = :true, suppressed_by = :by, updated_at = :now",
-            ExpressionAttributeValues=values,
+            assignments += [
+                "alert_status = :pending",
+                "alert_token = :token",
+                "alert_lease_until = :alert_until",
+                "#open = :open_alert",
+            ]
+        else:
+            removals.append("#open")
+        return self._update(
+            job_name,
+            "SET " + ", ".join(assignments) + " REMOVE " + ", ".join(removals),
+            "#status = :scoring AND lease_token = :token",
+            values,
         )
 
-    def claim_alert(self, job_name: str, now: datetime, stale_before: datetime) -> bool:
-        """Take the right to publish this call's alert. ``False``: already sent or being sent.
-
-        A claim left PENDING by an invocation that died before publishing becomes
-        claimable again once older than ``stale_before``.
-        """
-        try:
-            self.table.update_item(
-                Key={CALLS_KEY: job_name},
-                UpdateExpression="SET alerted_at = :now, alert_status = :pending, updated_at = :now",
-                ConditionExpression=(
-                    "attribute_not_exists(alerted_at) OR (alert_status = :pending AND alerted_at < :stale)"
-                ),
-                ExpressionAttributeValues={
-                    ":now": iso(now),
-                    ":pending": ALERT_PENDING,
-                    ":stale": iso(stale_before),
-                },
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
-
-    def release_alert(self, job_name: str, claimed_at: datetime) -> None:
-        """Give the claim back after a failed publish, so the retry can send the alert."""
-        try:
-            self.table.update_item(
-                Key={CALLS_KEY: job_name},
-                UpdateExpression="REMOVE alerted_at, alert_status",
-                ConditionExpression="alerted_at = :claimed AND alert_status = :pending",
-                ExpressionAttributeValues={":claimed": iso(claimed_at), ":pending": ALERT_PENDING},
-            )
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
-
-    def mark_alerted(self, job_name: str, message_id: str, now: datetime) -> None:
-        self.table.update_item(
-            Key={CALLS_KEY: job_name},
-            UpdateExpression=(
-                "SET #status = :status, alert_status = :sent, alert_message_id = :id, updated_at = :now"
-            ),
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":status": CallStatus.ALERTED.value,
-                ":sent": ALERT_SENT,
-                ":id": message_id,
-                ":now": iso(now),
+    def claim_alert(self, job_name: str, token: str, now: datetime, lease_until: datetime) -> bool:
+        """Take over a high-risk call's alert whose claim lapsed (or was never made)."""
+        return self._update(
+            job_name,
+            "SET alert_status = :pending, alert_token = :token, alert_lease_until = :until, "
+            "updated_at = :now, #open = :open_alert",
+            "#status = :scored AND risk_level = :high AND (attribute_not_exists(alert_status) OR "
+            "(alert_status = :pending AND (attribute_not_exists(alert_lease_until) OR alert_lease_until < :now)))",
+            {
+                ":scored": CallStatus.SCORED.value,
+                ":high": RiskLevel.HIGH.value,
+                ":pending": AlertStatus.PENDING.value,
+                ":open_alert": OpenStatus.ALERT_PENDING.value,
+                ":token": token,
+                ":until": timestamp(lease_until),
+                ":now": timestamp(now),
             },
         )
+
+    def release_alert(self, job_name: str, token: str) -> None:
+        """Give the alert claim back after a failed publish, so the retry can send it at once."""
+        self._update(
+            job_name,
+            "REMOVE alert_lease_until",
+            "alert_status = :pending AND alert_token = :token",
+            {":pending": AlertStatus.PENDING.value, ":token": token},
+        )
+
+    def mark_suppressed(self, job_name: str, token: str, by_job: str | None, now: datetime) -> bool:
+        return self._update(
+            job_name,
+            "SET alert_status = :suppressed, alert_suppressed = :true, suppressed_by = :by, "
+            "updated_at = :now REMOVE #open, alert_lease_until, alert_token",
+            "alert_status = :pending AND alert_token = :token",
+            {
+                ":suppressed": AlertStatus.SUPPRESSED.value,
+                ":pending": AlertStatus.PENDING.value,
+                ":token": token,
+                ":true": True,
+                ":by": by_job or "unknown",
+                ":now": timestamp(now),
+            },
+        )
+
+    def mark_alerted(self, job_name: str, message_id: str, now: datetime) -> bool:
+        """The alert went out: a fact, written whoever holds the claim now."""
+        return self._update(
+            job_name,
+            "SET #status = :alerted, alert_status = :sent, alert_message_id = :id, alerted_at = :now, "
+            "updated_at = :now REMOVE #open, alert_lease_until, alert_token",
+            "attribute_exists(#key) AND #status <> :alerted",
+            {
+                ":alerted": CallStatus.ALERTED.value,
+                ":sent": AlertStatus.SENT.value,
+                ":id": message_id,
+                ":now": timestamp(now),
+            },
+        )
+
+    def touch(self, job_name: str, now: datetime) -> None:
+        """Record that the reconciler looked at a call still in flight (moves it down the index)."""
+        self._update(job_name, "SET updated_at = :now", "attribute_exists(#open)", {":now": timestamp(now)})
+
+    def in_flight(self, open_status: str, updated_before: datetime, limit: int) -> list[str]:
+        """Job names of calls in flight with this status, not updated since ``updated_before``.
+
+        A query of the sparse ``by-open-status`` index, oldest first: never a scan.
+        """
+        names: list[str] = []
+        kwargs: dict[str, Any] = {
+            "IndexName": OPEN_STATUS_INDEX,
+            "KeyConditionExpression": "#open = :open AND updated_at < :before",
+            "ExpressionAttributeNames": {"#open": OPEN_STATUS},
+            "ExpressionAttributeValues": {":open": open_status, ":before": timestamp(updated_before)},
+        }
+        while len(names) < limit:
+            page = self.table.query(Limit=min(100, limit - len(names)), **kwargs)
+            names.extend(str(item[CALLS_KEY]) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return names[:limit]

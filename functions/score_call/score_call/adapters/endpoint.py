@@ -1,11 +1,12 @@
 """SageMaker Runtime: score one record on the churn endpoint.
 
 Error mapping:
-- throttling (429), 5xx and ``ModelNotReadyException``: retried with bounded backoff,
-  then raised as :class:`EndpointUnavailableError` (the invocation fails and the event
-  reaches the on-failure queue after Lambda's retries);
-- ``ModelError`` (424: the model container refused the input): :class:`ModelRejectedError`,
-  recorded on the call as SCORING_FAILED;
+- throttling (429), 5xx, ``ModelNotReadyException``, and a ``ModelError`` whose container
+  answered 429 or 5xx (TorchServe's 503 "no worker" under load): retried with full-jitter
+  backoff, then raised as :class:`EndpointUnavailableError` (the invocation fails; Lambda
+  retries, then the on-failure queue keeps the event);
+- a ``ModelError`` whose container answered 4xx: :class:`ModelRejectedError`, recorded on
+  the call as SCORING_FAILED (the input itself is refused; retrying cannot help);
 - anything else (no such endpoint, access denied): raised unchanged.
 """
 
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+from churn_contracts.endpoint import Score, parse_score
 from churn_lambda.retry import Backoff, call_with_backoff
+
+from ..models import EndpointUnavailableError, ModelRejectedError
 
 JSON = "application/json"
 _RETRYABLE_CODES = {
@@ -33,25 +35,6 @@ _RETRYABLE_CODES = {
 log = logging.getLogger(__name__)
 
 
-class ModelRejectedError(ValueError):
-    """The model container answered 4xx/5xx to this input (InvokeEndpoint's 424 ModelError)."""
-
-
-class EndpointUnavailableError(RuntimeError):
-    """The endpoint kept throttling or failing after the bounded retries."""
-
-
-class EndpointContractError(RuntimeError):
-    """The endpoint answered 200 with something that is not the prediction contract."""
-
-
-@dataclass(frozen=True)
-class Score:
-    probability: float
-    model_version: str
-    missing_features: list[str]
-
-
 def _status(exc: ClientError) -> int:
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
 
@@ -60,37 +43,23 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def original_status(exc: ClientError) -> int | None:
+    """The container's own status behind a ModelError (top level or inside ``Error``)."""
+    raw = exc.response.get("OriginalStatusCode") or exc.response.get("Error", {}).get("OriginalStatusCode")
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return None
+
+
 def retryable(exc: Exception) -> bool:
-    if not isinstance(exc, ClientError) or _code(exc) == "ModelError":
+    if not isinstance(exc, ClientError):
         return False
+    if _code(exc) == "ModelError":
+        status = original_status(exc)
+        return status is not None and (status == 429 or status >= 500)
     status = _status(exc)
     return _code(exc) in _RETRYABLE_CODES or status == 429 or status >= 500
-
-
-def parse_score(body: bytes) -> Score:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise EndpointContractError("endpoint response is not JSON") from None
-    if (
-        isinstance(payload, Mapping)
-        and isinstance(payload.get("predictions"), list)
-        and payload["predictions"]
-    ):
-        payload = payload["predictions"][0]
-    if not isinstance(payload, Mapping):
-        raise EndpointContractError("endpoint response is not a prediction object")
-    probability = payload.get("probability")
-    if isinstance(probability, bool) or not isinstance(probability, (int, float)):
-        raise EndpointContractError("endpoint response has no numeric 'probability'")
-    if not math.isfinite(probability) or not 0.0 <= probability <= 1.0:
-        raise EndpointContractError("endpoint probability is outside [0, 1]")
-    missing = payload.get("missing_features") or []
-    if not isinstance(missing, list):
-        raise EndpointContractError("'missing_features' is not a list")
-    return Score(
-        float(probability), str(payload.get("model_version") or "unknown"), [str(m) for m in missing]
-    )
 
 
 class EndpointScorer:
@@ -119,21 +88,26 @@ class EndpointScorer:
                 **kwargs,
             )
         except ClientError as exc:
-            if _code(exc) == "ModelError":
-                error = exc.response.get("Error", {})
-                original = exc.response.get("OriginalStatusCode") or error.get("OriginalStatusCode")
-                message = str(exc.response.get("OriginalMessage") or error.get("Message") or "")
-                raise ModelRejectedError(
-                    f"model error (status {original or 'unknown'}): {message[:300]}"
-                ) from None
             if retryable(exc):
+                status = original_status(exc) if _code(exc) == "ModelError" else _status(exc)
                 raise EndpointUnavailableError(
-                    f"endpoint unavailable after {self._backoff.attempts} attempts: {_code(exc) or _status(exc)}"
+                    f"endpoint unavailable after {self._backoff.attempts} attempts: {_code(exc)} {status}"
                 ) from exc
+            if _code(exc) == "ModelError":
+                message = str(
+                    exc.response.get("OriginalMessage") or exc.response.get("Error", {}).get("Message")
+                )
+                raise ModelRejectedError(
+                    f"model error (status {original_status(exc) or 'unknown'}): {message[:300]}"
+                ) from None
             raise
         return parse_score(response["Body"].read())
 
 
 def _log_retry(exc: Exception, attempt: int) -> None:
     code = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-    log.warning("Endpoint throttled or unavailable, retrying", extra={"error_code": code, "attempt": attempt})
+    status = original_status(exc) if isinstance(exc, ClientError) else None
+    log.warning(
+        "Endpoint throttled or unavailable, retrying",
+        extra={"error_code": code, "original_status": status, "attempt": attempt},
+    )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from churn_contracts.calls import CALLS_KEY, CallStatus
+from churn_contracts.calls import CALLS_KEY, OPEN_STATUS, CallStatus, OpenStatus, timestamp
 
-from ..recording import Recording
+from ..models import Recording
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class CallsRepository:
 
         A redelivered upload event must not drag a scored call back to TRANSCRIBING.
         """
-        stamp = now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        stamp = timestamp(now)
         expires = int((now + timedelta(days=self.retention_days)).timestamp())
         values: dict[str, Any] = {
             ":customer": recording.customer_id,
@@ -33,6 +33,7 @@ class CallsRepository:
             ":format": recording.media_format,
             ":source": recording.customer_id_source,
             ":status": CallStatus.TRANSCRIBING.value,
+            ":open": OpenStatus.TRANSCRIBING.value,
             ":now": stamp,
             ":expires": expires,
         }
@@ -45,6 +46,7 @@ class CallsRepository:
             "media_format = :format",
             "customer_id_source = :source",
             "#status = :status",
+            "#open = :open",
             "created_at = if_not_exists(created_at, :now)",
             "updated_at = :now",
             "expires_at = :expires",
@@ -57,7 +59,7 @@ class CallsRepository:
                 Key={CALLS_KEY: job_name},
                 UpdateExpression="SET " + ", ".join(assignments),
                 ConditionExpression="attribute_not_exists(#key) OR #status = :status",
-                ExpressionAttributeNames={"#status": "status", "#key": CALLS_KEY},
+                ExpressionAttributeNames={"#status": "status", "#key": CALLS_KEY, "#open": OPEN_STATUS},
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
@@ -67,14 +69,13 @@ class CallsRepository:
         return True
 
     def fail(self, job_name: str, reason: str, now: datetime) -> None:
-        stamp = now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         self.table.update_item(
             Key={CALLS_KEY: job_name},
-            UpdateExpression="SET #status = :failed, failure_reason = :reason, updated_at = :now",
-            ExpressionAttributeNames={"#status": "status"},
+            UpdateExpression="SET #status = :failed, failure_reason = :reason, updated_at = :now REMOVE #open",
+            ExpressionAttributeNames={"#status": "status", "#open": OPEN_STATUS},
             ExpressionAttributeValues={
                 ":failed": CallStatus.TRANSCRIPTION_FAILED.value,
                 ":reason": reason[:500],
-                ":now": stamp,
+                ":now": timestamp(now),
             },
         )

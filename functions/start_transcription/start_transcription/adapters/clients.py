@@ -23,3 +23,9 @@ def client(service: str) -> Any:
 def reset() -> None:
     """Forget the cached clients (tests switch credentials and endpoints)."""
     client.cache_clear()
+    table.cache_clear()
+
+
+@cache
+def table(name: str) -> Any:
+    return boto3.resource("dynamodb", config=_STANDARD).Table(name)

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..models import RecordingMetadata, RecordingNotFoundError
+
 CUSTOMER_ID_METADATA = "customer-id"
-
-
-class RecordingNotFoundError(LookupError):
-    """The object is gone (deleted before we got to it)."""
-
-
-@dataclass(frozen=True)
-class RecordingMetadata:
-    size: int
-    customer_id: str | None
 
 
 class RecordingStore:
@@ -36,4 +27,9 @@ class RecordingStore:
             raise
         # S3 lower-cases user metadata names.
         customer = (head.get("Metadata") or {}).get(CUSTOMER_ID_METADATA)
-        return RecordingMetadata(size=int(head.get("ContentLength", 0)), customer_id=customer or None)
+        return RecordingMetadata(
+            size=int(head.get("ContentLength", 0)),
+            customer_id=customer or None,
+            etag=str(head.get("ETag") or "").strip('"') or None,
+            version_id=head.get("VersionId") if head.get("VersionId") not in (None, "null") else None,
+        )

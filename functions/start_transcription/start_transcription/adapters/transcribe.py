@@ -4,55 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+from churn_lambda.logs import safe_reason
 from churn_lambda.retry import Backoff, call_with_backoff
+
+from ..models import JobRequest, TranscriptionRejectedError
 
 _THROTTLED = {"LimitExceededException", "ThrottlingException", "TooManyRequestsException"}
 _TRANSIENT = {"InternalFailureException", "ServiceUnavailableException"}
 
 log = logging.getLogger(__name__)
-
-
-class TranscriptionRejectedError(ValueError):
-    """Transcribe refused the request itself (BadRequestException): retrying will not help."""
-
-
-@dataclass(frozen=True)
-class JobRequest:
-    job_name: str
-    media_uri: str
-    media_format: str
-    language_code: str
-    output_bucket: str
-    output_key: str
-    mode: str  # "channels" or "speakers"
-    pii_redaction: bool
-    tags: list[dict[str, str]]
-
-    def to_api(self) -> dict[str, Any]:
-        settings: dict[str, Any] = (
-            {"ChannelIdentification": True}
-            if self.mode == "channels"
-            else {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}
-        )
-        request: dict[str, Any] = {
-            "TranscriptionJobName": self.job_name,
-            "LanguageCode": self.language_code,
-            "MediaFormat": self.media_format,
-            "Media": {"MediaFileUri": self.media_uri},
-            "OutputBucketName": self.output_bucket,
-            "OutputKey": self.output_key,
-            "Settings": settings,
-        }
-        if self.pii_redaction:
-            # Only the redacted transcript is written, so nothing downstream can read the original.
-            request["ContentRedaction"] = {"RedactionType": "PII", "RedactionOutput": "redacted"}
-        if self.tags:
-            request["Tags"] = self.tags
-        return request
 
 
 def _code(exc: Exception) -> str:
@@ -92,7 +55,7 @@ class TranscriptionService:
                 return False
             if code == "BadRequestException":
                 message = exc.response.get("Error", {}).get("Message", "")
-                raise TranscriptionRejectedError(message[:300]) from None
+                raise TranscriptionRejectedError(safe_reason(message)) from None
             raise
         return True
 
