@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from .spec import Destination, FunctionSpec
@@ -45,11 +46,51 @@ class Invocation:
     duration_s: float = 0.0
 
 
+WORKER = Path(__file__).with_name("worker.py")
+
+
+def runtime_interpreter(runtime: str, near: Path) -> tuple[str, str | None]:
+    """The Python for a Lambda runtime (``python3.13``), and why it is another one, if it is.
+
+    This interpreter when its version matches; else ``CHURN_LOCAL_PYTHON``, else the repo's
+    ``.venv-fn313`` (``make functions-py313`` builds it, with the functions' dependencies), found
+    from the function's folder upwards; else this interpreter, with the reason.
+    """
+    version = runtime.removeprefix("python")
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if not runtime.startswith("python") or version == here:
+        return sys.executable, None
+    override = os.environ.get("CHURN_LOCAL_PYTHON")
+    if override:
+        return override, None
+    venv = f".venv-fn{version.replace('.', '')}"
+    for folder in (near, *near.parents):
+        candidate = folder / venv / "bin" / "python"
+        if candidate.is_file():
+            return str(candidate), None
+    return sys.executable, f"runs on Python {here}, not {version}: no {venv} (make functions-py313 builds it)"
+
+
+def code_stamp(folders: Sequence[Path]) -> tuple[int, int]:
+    """(file count, newest mtime in ns) of the Python sources in the function's code and layers."""
+    count, newest = 0, 0
+    for folder in folders:
+        for path in folder.rglob("*.py"):
+            if "__pycache__" in path.parts:
+                continue
+            count += 1
+            newest = max(newest, path.stat().st_mtime_ns)
+    return count, newest
+
+
 class FunctionProcess:
     """A warm execution environment for one function: a worker process with the function's env.
 
     Each function gets its own process, so two functions never share ``os.environ`` or
-    module-level clients, as on Lambda.
+    module-level clients, as on Lambda. The worker runs on the function's runtime (Python 3.13
+    from ``.venv-fn313`` when there is one). Before each invocation the sources' mtimes are
+    compared with those the worker started from: after an edit, the warm worker is replaced by a
+    fresh one, so the running stack never runs old code.
     """
 
     def __init__(self, spec: FunctionSpec, environment: Mapping[str, str], log_sink: LogSink = print_log):
@@ -60,11 +101,21 @@ class FunctionProcess:
         self._replies: Any = None
         self._log_thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._folders = (spec.code_uri, *spec.layer_paths)
+        self._stamp: tuple[int, int] | None = None
+        self.python, why = runtime_interpreter(spec.runtime, spec.code_uri)
+        self.starts = 0
+        if why:
+            log_sink(spec.logical_id, f"[local] {why}")
 
     def _start(self) -> None:
+        self._stamp = code_stamp(self._folders)
+        self.starts += 1
         read_fd, write_fd = os.pipe()
         paths = [str(self.spec.code_uri), *(str(p) for p in self.spec.layer_paths)]
-        command = [sys.executable, "-m", "churn_local.worker", "--handler", self.spec.handler]
+        # The worker is stdlib only and run by path (-P: its folder is not put on sys.path), so any
+        # interpreter can run it without this project installed.
+        command = [self.python, "-P", str(WORKER), "--handler", self.spec.handler]
         for path in paths:
             command += ["--path", path]
         command += ["--reply-fd", str(write_fd)]
@@ -91,6 +142,9 @@ class FunctionProcess:
     def invoke(self, event: Any) -> Invocation:
         """Run the handler once; a timeout kills the environment, as Lambda does."""
         with self._lock:
+            if self._process is not None and code_stamp(self._folders) != self._stamp:
+                self._log_sink(self.spec.logical_id, "[local] code changed: starting a fresh environment")
+                self._stop()
             if self._process is None or self._process.poll() is not None:
                 self._start()
             assert self._process is not None and self._process.stdin is not None
@@ -136,15 +190,18 @@ class FunctionProcess:
                 self._replies.close()
                 self._replies = None
 
+    def _stop(self) -> None:
+        if self._process is not None and self._process.stdin is not None:
+            try:
+                self._process.stdin.close()
+                self._process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._kill()
+
     def close(self) -> None:
         with self._lock:
-            if self._process is not None and self._process.stdin is not None:
-                try:
-                    self._process.stdin.close()
-                    self._process.wait(timeout=5)
-                except (OSError, subprocess.TimeoutExpired):
-                    pass
-            self._kill()
+            self._stop()
             if self._log_thread is not None:
                 self._log_thread.join(timeout=2)
 

@@ -95,6 +95,8 @@ class FunctionSpec:
     on_success: Destination | None = None
     # Folders of the function's layers (SAM ContentUri), put on its import path as Lambda does.
     layer_paths: tuple[Path, ...] = ()
+    # The Lambda runtime (python3.13): the runner looks for that interpreter (.venv-fn313).
+    runtime: str = ""
 
 
 @dataclass(frozen=True)
@@ -378,6 +380,7 @@ def _function(
         on_failure=_destination(destinations.get("OnFailure")),
         on_success=_destination(destinations.get("OnSuccess")),
         layer_paths=_layer_paths(resolver, props.get("Layers") or [], root),
+        runtime=str(props.get("Runtime") or ""),
     )
 
 
