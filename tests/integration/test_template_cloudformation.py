@@ -503,11 +503,10 @@ def test_score_api_routes_need_iam_and_a_key_with_a_usage_plan_logs_and_tracing(
     assert all(setting.get("DataTraceEnabled") is False for setting in stage["MethodSettings"])
     (plan,) = of_type(translated, "AWS::ApiGateway::UsagePlan").values()
     parameters = translated["Parameters"]
-    assert plan["Properties"]["Throttle"] == {
-        "RateLimit": parameters["ApiThrottleRate"]["Default"],
-        "BurstLimit": parameters["ApiThrottleBurst"]["Default"],
-    }
-    assert plan["Properties"]["Quota"] == {"Limit": parameters["ApiDailyQuota"]["Default"], "Period": "DAY"}
+    throttle, quota = plan["Properties"]["Throttle"], plan["Properties"]["Quota"]
+    assert str(throttle["RateLimit"]) == str(parameters["ApiThrottleRate"]["Default"])
+    assert str(throttle["BurstLimit"]) == str(parameters["ApiThrottleBurst"]["Default"])
+    assert str(quota["Limit"]) == str(parameters["ApiDailyQuota"]["Default"]) and quota["Period"] == "DAY"
     body = translated["Resources"]["ScoreApi"]["Properties"]["Body"]  # MOTO_IGNORES
     responses = body["x-amazon-apigateway-gateway-responses"]
     for kind in ("INVALID_API_KEY", "MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "QUOTA_EXCEEDED"):
