@@ -12,28 +12,36 @@ from typing import Any
 
 import numpy as np
 from churn_contracts.endpoint import FeatureSpec
+from churn_contracts.features import categorical_value
 from sklearn.base import BaseEstimator
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .encoder import SentenceEncoder
 
 CLASSIFIERS = ("rf", "hgb", "logreg")
+CALIBRATIONS = ("isotonic", "sigmoid", "none")
+# Out-of-fold calibration: every calibration point is scored by a model that did not see it.
+CALIBRATION_FOLDS = 3
 
 
 def to_matrix(records: Sequence[Mapping[str, Any]], spec: FeatureSpec) -> np.ndarray:
     """Records as an (n, features) object matrix; absent values become ``None``/NaN."""
     matrix = np.empty((len(records), len(spec.all)), dtype=object)
-    numerical = set(spec.numerical)
+    numerical, categorical = set(spec.numerical), set(spec.categorical)
     for row, record in enumerate(records):
         for col, name in enumerate(spec.all):
             value = record.get(name)
             if name in numerical:
                 value = np.nan if value is None else float(value)
+            elif name in categorical:
+                value = categorical_value(value)  # as training read it: 415 -> "415"
             matrix[row, col] = value
     return matrix
 
@@ -92,7 +100,10 @@ def build_pipeline(
     cache_dir: str | None = None,
     show_progress_bar: bool = False,
     n_jobs: int | None = -1,
-    text_granularity: str = "sentence",
+    text_granularity: str = "text",
+    calibration: str = "none",
+    encoder: str = "minilm",
+    encoder_backend: str | None = None,
     **classifier_params: Any,
 ) -> Pipeline:
     if not spec.all:
@@ -113,6 +124,8 @@ def build_pipeline(
             cache_dir=cache_dir,
             show_progress_bar=show_progress_bar,
             granularity=text_granularity,
+            encoder=encoder,
+            backend=encoder_backend,
         )
         # A scalar column index hands the encoder a 1-D column of texts.
         steps.append((f"text:{name}", encoder, columns[name]))
@@ -125,7 +138,21 @@ def build_pipeline(
         n_jobs=n_jobs,
         **classifier_params,
     )
-    return Pipeline([("features", features), ("classifier", model)])
+    return Pipeline([("features", features), ("classifier", calibrated(model, calibration, seed=seed))])
+
+
+def calibrated(model: BaseEstimator, calibration: str, *, seed: int = 0) -> BaseEstimator:
+    """``model`` with its probabilities calibrated on held-out folds (``none``: as is).
+
+    The calibrator is fitted on out-of-fold scores (``CALIBRATION_FOLDS`` folds, stratified),
+    then the model is refitted on all rows; only the classifier is refitted, never the encoder.
+    """
+    if calibration == "none":
+        return model
+    if calibration not in CALIBRATIONS:
+        raise ValueError(f"unknown calibration {calibration!r}; choose one of {', '.join(CALIBRATIONS)}")
+    folds = StratifiedKFold(CALIBRATION_FOLDS, shuffle=True, random_state=seed)
+    return CalibratedClassifierCV(model, method=calibration, cv=folds, ensemble=False)
 
 
 def encoders(pipeline: Pipeline) -> Iterator[SentenceEncoder]:

@@ -15,6 +15,7 @@ import argparse
 import datetime as dt
 import logging
 import os
+import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -30,7 +31,8 @@ from sklearn.pipeline import Pipeline
 
 from . import dataio, evaluate
 from .artifact import METRICS_FILE, save_model
-from .pipeline import CLASSIFIERS, build_pipeline, encoders, to_matrix
+from .explain import typical_customer
+from .pipeline import CALIBRATIONS, CLASSIFIERS, build_pipeline, encoders, to_matrix
 
 logger = logging.getLogger("churn_model.train")
 
@@ -39,6 +41,9 @@ SEED_NUMERICAL = "CustServ Calls,Account Length"
 SEED_CATEGORICAL = "plan,limit"
 SEED_TEXTUAL = "text"
 SEED_LABEL = "y"
+# Chosen on the template-disjoint split (model/README.md, bench_template_split.py).
+DEFAULT_GRANULARITY = "text"
+DEFAULT_CALIBRATION = "none"
 
 
 @dataclass
@@ -52,7 +57,8 @@ class TrainConfig:
     n_estimators: int = 100
     class_weight: str | None = None
     seed: int = 0
-    text_granularity: str = "sentence"
+    text_granularity: str = DEFAULT_GRANULARITY
+    calibration: str = DEFAULT_CALIBRATION
     classifier_params: dict[str, Any] = field(default_factory=dict)
     # How, not what: these do not change the model (cache and device aside from float noise).
     batch_size: int = 64
@@ -60,6 +66,9 @@ class TrainConfig:
     device: str | None = None
     precision: str | None = None
     progress: bool = True
+    # What the text vectors are (minilm, or the static table distilled from it) and how MiniLM runs.
+    encoder: str = "minilm"
+    encoder_backend: str | None = None
 
     def hyperparameters(self) -> dict[str, Any]:
         data = asdict(self)
@@ -99,6 +108,9 @@ def fit_pipeline(
         cache_dir=config.embedding_cache,
         show_progress_bar=config.progress,
         text_granularity=config.text_granularity,
+        calibration=config.calibration,
+        encoder=config.encoder,
+        encoder_backend=config.encoder_backend,
         **config.classifier_params,
     )
     features, classifier = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
@@ -146,10 +158,11 @@ def feature_set_name(spec: FeatureSpec) -> str:
 
 
 def train_model(
-    train_path: str | Path,
+    train_path: str | Path | dataio.Dataset,
     model_dir: str | Path | None,
     *,
     test_path: str | Path | None = None,
+    read_options: dataio.ReadOptions | None = None,
     config: TrainConfig | None = None,
     model_version: str | None = None,
     output_dir: str | Path | None = None,
@@ -160,7 +173,11 @@ def train_model(
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     train_records, y_train = dataio.load(
-        train_path, config.spec, label_name=config.label_name, positive_label=config.positive_label
+        train_path,
+        config.spec,
+        label_name=config.label_name,
+        positive_label=config.positive_label,
+        options=read_options,
     )
     test_records, y_test = (None, None)
     if test_path is not None:
@@ -170,6 +187,7 @@ def train_model(
             label_name=config.label_name,
             positive_label=config.positive_label,
             name="test",
+            options=read_options,
         )
     seconds["read"] = time.perf_counter() - started
     logger.info("training on %d records (%d churners)", len(y_train), int(y_train.sum()))
@@ -183,7 +201,10 @@ def train_model(
         p_test = score(pipeline, test_records, config.spec)
         seconds["score_test"] = time.perf_counter() - mark
 
-    oracle = evaluate.read_oracle(Path(test_path or train_path))
+    if test_path is None and isinstance(train_path, dataio.Dataset):
+        oracle = evaluate.read_oracle(train_path.sources[0] if train_path.sources else None)
+    else:
+        oracle = evaluate.read_oracle(Path(test_path or train_path))
     metrics = evaluate.evaluate(
         y_train, p_train, y_test, p_test, oracle=oracle, feature_set=feature_set_name(config.spec)
     )
@@ -194,6 +215,10 @@ def train_model(
     if model_dir is not None:
         model_dir = Path(model_dir)
         metadata = build_metadata(config, pipeline, metrics, created, model_version)
+        # The "typical customer" explanations replace profile features with (churn_model.explain).
+        metadata["reference"] = typical_customer(
+            train_records, config.spec.numerical, config.spec.categorical
+        )
         save_model(
             pipeline,
             model_dir,
@@ -289,11 +314,26 @@ def parser() -> argparse.ArgumentParser:
         "--output-data-dir", default=env.get("SM_OUTPUT_DATA_DIR"), help="extra copy of metrics"
     )
 
-    features = p.add_argument_group("features (the seed's names)")
-    features.add_argument("--numerical-feature-names", default=SEED_NUMERICAL)
-    features.add_argument("--categorical-feature-names", default=SEED_CATEGORICAL)
-    features.add_argument("--textual-feature-names", default=SEED_TEXTUAL, help="empty: tabular only")
-    features.add_argument("--label-name", default=SEED_LABEL)
+    paths.add_argument("--encoding", default=None, help="text encoding of the data files (default UTF-8)")
+    paths.add_argument(
+        "--delimiter",
+        type=_delimiter,
+        default=None,
+        help="CSV/TSV/TXT delimiter (default: sniffed; 'tab' for tabs)",
+    )
+    paths.add_argument(
+        "--na-values",
+        default=None,
+        help="extra comma-separated tokens meaning missing (NA, NaN, null, ... already do)",
+    )
+
+    features = p.add_argument_group(
+        "features (the seed's names; absent: the names table on our data, else inferred from the data)"
+    )
+    features.add_argument("--numerical-feature-names", default=None)
+    features.add_argument("--categorical-feature-names", default=None)
+    features.add_argument("--textual-feature-names", default=None, help="empty: tabular only")
+    features.add_argument("--label-name", default=None)
     features.add_argument(
         "--positive-label",
         default=None,
@@ -318,22 +358,40 @@ def parser() -> argparse.ArgumentParser:
     model.add_argument("--min-samples-leaf", type=int, default=1)
     model.add_argument("--learning-rate", type=float, default=0.1, help="hgb only")
     model.add_argument("--c", type=float, default=1.0, help="inverse regularisation, logreg only")
+    model.add_argument(
+        "--calibration",
+        choices=CALIBRATIONS,
+        default=DEFAULT_CALIBRATION,
+        help=f"calibrate probabilities on held-out folds (default {DEFAULT_CALIBRATION}: chosen by Brier)",
+    )
 
     run = p.add_argument_group("encoding")
     run.add_argument(
         "--text-granularity",
-        choices=("sentence", "text"),
-        default="sentence",
-        help="embed sentences and pool them (default), or each text as one piece",
+        choices=("text", "sentence"),
+        default=DEFAULT_GRANULARITY,
+        help="embed each text whole, windows pooled past 256 tokens (default), or sentences pooled",
     )
     run.add_argument("--batch-size", type=int, default=64)
     run.add_argument("--embedding-cache", default=None, help="directory for cached text embeddings")
     run.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when present)")
     run.add_argument(
-        "--precision",
-        choices=("fp32", "bf16", "int8"),
+        "--encoder",
+        choices=("minilm", "static"),
+        default="minilm",
+        help="minilm (the transformer), or static: a model2vec table distilled from it here (offline)",
+    )
+    run.add_argument(
+        "--encoder-backend",
+        choices=("torch", "onnx"),
         default=None,
-        help="encoder precision (default: fp32 on GPU; bf16 on CPUs with native bf16, else int8)",
+        help="how MiniLM runs (default: onnx int8 on CPU, exported at training time; torch on GPU)",
+    )
+    run.add_argument(
+        "--precision",
+        choices=("fp32", "fp16", "bf16", "int8"),
+        default=None,
+        help="encoder precision (default: int8 on CPU; fp32 on GPU, where fp16 is the fast option)",
     )
     run.add_argument("--model-version", default=None)
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -341,12 +399,24 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    spec = FeatureSpec(
-        dataio.split_names(args.numerical_feature_names),
-        dataio.split_names(args.categorical_feature_names),
-        dataio.split_names(args.textual_feature_names),
-    )
+def config_from_args(args: argparse.Namespace, columns: dataio.Columns | None = None) -> TrainConfig:
+    """The configuration; column names from ``columns`` (resolved on the data), else the flags,
+    else the names table."""
+    if columns is None:
+        default = FeatureSpec()
+        spec = FeatureSpec(
+            *(
+                default_names if value is None else dataio.split_names(value)
+                for value, default_names in (
+                    (args.numerical_feature_names, default.numerical),
+                    (args.categorical_feature_names, default.categorical),
+                    (args.textual_feature_names, default.text),
+                )
+            )
+        )
+        label = args.label_name or SEED_LABEL
+    else:
+        spec, label = columns.spec, columns.label
     params: dict[str, Any] = {}
     if args.classifier in ("rf", "hgb"):
         params.update(max_depth=args.max_depth, min_samples_leaf=args.min_samples_leaf)
@@ -356,19 +426,22 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         params["c"] = args.c
     return TrainConfig(
         spec=spec,
-        label_name=args.label_name,
+        label_name=label,
         positive_label=args.positive_label,
         classifier=args.classifier,
         n_estimators=args.n_estimators,
         class_weight=args.class_weight,
         seed=args.seed,
         text_granularity=args.text_granularity,
+        calibration=args.calibration,
         classifier_params=params,
         batch_size=args.batch_size,
         embedding_cache=args.embedding_cache,
         device=args.device,
         precision=args.precision,
         progress=not args.no_progress,
+        encoder=args.encoder,
+        encoder_backend=args.encoder_backend,
     )
 
 
@@ -382,6 +455,63 @@ def write_serving_code(model_dir: Path) -> None:
             f"is not importable ({exc})"
         ) from exc
     write_code_dir(model_dir)
+
+
+def _delimiter(value: str) -> str:
+    return "\t" if value.lower() in ("tab", "\\t", "\t") else value
+
+
+def _names_flag(value: str | None) -> tuple[str, ...] | None:
+    return None if value is None else dataio.split_names(value)
+
+
+def describe_columns(columns: dataio.Columns) -> str:
+    lines = ["columns:"]
+    for kind, names in (
+        ("numerical", columns.numerical),
+        ("categorical", columns.categorical),
+        ("text", columns.text),
+        ("label", (columns.label,)),
+    ):
+        lines.append(f"  {kind:11s} ({columns.how.get(kind, 'flag')}): {', '.join(names) or '-'}")
+    if columns.ignored:
+        lines.append(f"  ignored: {', '.join(columns.ignored)}")
+    return "\n".join(lines)
+
+
+def resolved_flags(config: TrainConfig, args: argparse.Namespace | None = None) -> list[str]:
+    """The flags that reproduce ``config`` (data paths aside), as argv."""
+    flags = [
+        "--numerical-feature-names",
+        ",".join(config.spec.numerical),
+        "--categorical-feature-names",
+        ",".join(config.spec.categorical),
+        "--textual-feature-names",
+        ",".join(config.spec.text),
+        "--label-name",
+        config.label_name,
+    ]
+    if config.positive_label is not None:
+        flags += ["--positive-label", config.positive_label]
+    flags += [
+        "--classifier",
+        config.classifier,
+        "--n-estimators",
+        str(config.n_estimators),
+        "--class-weight",
+        config.class_weight or "none",
+        "--seed",
+        str(config.seed),
+    ]
+    for key, value in config.classifier_params.items():
+        if value is not None:
+            flags += ["--" + key.replace("_", "-"), str(value)]
+    flags += ["--text-granularity", config.text_granularity, "--calibration", config.calibration]
+    if args is not None:
+        for name in ("encoding", "delimiter", "na_values"):
+            if getattr(args, name, None) is not None:
+                flags += ["--" + name.replace("_", "-"), getattr(args, name)]
+    return flags
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -403,11 +533,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().error("--train is required (or SM_CHANNEL_TRAIN)")
     if not args.model_dir:
         parser().error("--model-dir is required (or SM_MODEL_DIR)")
-    config = config_from_args(args)
+    options = dataio.ReadOptions(args.encoding, args.delimiter, dataio.split_names(args.na_values))
+    try:
+        train_data = dataio.read_dataset(args.train, options)
+        columns = dataio.infer_columns(
+            train_data,
+            numerical=_names_flag(args.numerical_feature_names),
+            categorical=_names_flag(args.categorical_feature_names),
+            text=_names_flag(args.textual_feature_names),
+            label=args.label_name,
+        )
+    except (dataio.DataError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    config = config_from_args(args, columns)
+    print(describe_columns(columns), flush=True)
+    print(
+        "resolved flags (repeat this run exactly with them):\n  " + shlex.join(resolved_flags(config, args))
+    )
     try:
         result = train_model(
-            args.train,
+            train_data,
             args.model_dir,
+            read_options=options,
             test_path=args.test,
             config=config,
             model_version=args.model_version,
@@ -422,6 +570,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     total = result.seconds.get("total", 0.0)
     print(f"trained in {total:.1f} s; model written to {args.model_dir}", flush=True)
     return 0
+
+
+def best_config(**overrides: Any) -> TrainConfig:
+    """The configuration ``--best-flags`` trains on our data (the names table's columns)."""
+    import dataclasses
+
+    args = parse_args(["--best-flags", "--train", "-", "--model-dir", "-"])
+    return dataclasses.replace(config_from_args(args), spec=FeatureSpec(), **overrides)
 
 
 if __name__ == "__main__":

@@ -40,10 +40,21 @@ def test_a_line_that_is_not_an_object_is_reported(tmp_path):
         load(path)
 
 
-def test_csv_row_with_wrong_field_count_is_reported_by_line(tmp_path):
+def test_csv_row_with_too_many_fields_is_reported_by_line_naming_the_delimiter(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text("CustServ Calls,Account Length,plan,y\n1,100,A,0\n2,90,B,1,7\n3,80,C,1\n")
+    with pytest.raises(
+        dataio.DataError,
+        match=r"train\.csv line 3: expected 4 fields, got 5; read with delimiter ',': .*--delimiter",
+    ):
+        load(path)
+
+
+def test_a_short_csv_row_missing_its_label_is_reported_by_line(tmp_path):
+    # pandas pads a short row with empty cells; the missing label is still named by line.
     path = tmp_path / "train.csv"
     path.write_text("CustServ Calls,Account Length,plan,y\n1,100,A,0\n2,90,B\n3,80,C,1\n")
-    with pytest.raises(dataio.DataError, match=r"train\.csv line 3: expected 4 fields, got 3"):
+    with pytest.raises(dataio.DataError, match=r"train\.csv line 3: the label is missing"):
         load(path)
 
 

@@ -196,12 +196,25 @@ def test_best_flags_become_the_defaults_and_explicit_flags_still_win():
     from churn_model.train import config_from_args, parse_args
 
     seed = config_from_args(parse_args(["--train", "t.jsonl", "--model-dir", "m"]))
-    assert seed.classifier == "rf" and seed.spec.numerical == ("CustServ Calls", "Account Length")
+    assert seed.classifier == "rf" and seed.n_estimators == 100
+    # Without name flags and without data to look at: the names table.
+    assert seed.spec.numerical == features.NUMERICAL and seed.label_name == features.LABEL
+    named = config_from_args(
+        parse_args(
+            ["--train", "t", "--model-dir", "m", "--numerical-feature-names", "CustServ Calls,Account Length"]
+        )
+    )
+    assert named.spec.numerical == ("CustServ Calls", "Account Length")  # the seed's flag names still work
 
     best = config_from_args(parse_args(["--train", "t.jsonl", "--model-dir", "m", "--best-flags"]))
     assert best.classifier == "hgb" and best.n_estimators == 300
     assert best.spec.numerical == features.NUMERICAL and best.spec.categorical == features.CATEGORICAL
     assert best.classifier_params == {"max_depth": 3, "min_samples_leaf": 40, "learning_rate": 0.05}
+    assert best.text_granularity == "text"
+    # --best-flags sets model hyperparameters only: no column names, so it fits any data.
+    from churn_model.best_flags import BEST_FLAGS
+
+    assert not any(key.endswith(("feature-names", "label-name")) for key in BEST_FLAGS)
 
     tuned = config_from_args(
         parse_args(["--train", "t.jsonl", "--model-dir", "m", "--best-flags", "--n-estimators", "50"])
