@@ -101,6 +101,7 @@ class LocalStack:
         retry_delays_s: Sequence[float] = (1.0, 2.0),
         on_outcome: Callable[[Outcome], None] | None = None,
         progress: Callable[[str], None] = lambda message: None,
+        api_key: str | None = None,
     ) -> None:
         self.template = Path(template)
         self.parameters = {k: str(v) for k, v in (parameters or {}).items()}
@@ -120,6 +121,9 @@ class LocalStack:
         self.endpoints: Endpoints | None = None
         self.invokers: dict[str, AsyncInvoker] = {}
         self.runner: EventRunner | None = None
+        # The template's REST APIs, served by local API gateways (churn_local.api_gateway).
+        self.api_key = api_key
+        self.apis: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
         assert self.endpoints is not None, "stack not started"
@@ -188,6 +192,27 @@ class LocalStack:
         self._progress(f"running {len(self.invokers)} function(s) on {len(self.runner.routes)} event rule(s)")
         self.runner.start()
         self._exit.callback(self.runner.stop)
+        self._start_apis()
+
+    def _start_apis(self) -> None:
+        from .api_gateway import Credentials, serve_apis
+
+        assert self.spec is not None
+        processes = {logical_id: invoker.process for logical_id, invoker in self.invokers.items()}
+        self.apis = serve_apis(
+            self.template,
+            self.parameters,
+            processes,
+            api_key=self.api_key,
+            credentials=Credentials(
+                FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"], FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+            ),
+            region=self.region,
+            account=self.spec.account,
+        )
+        for logical_id, gateway in self.apis.items():
+            self._exit.callback(gateway.stop)
+            self._progress(f"serving {logical_id} on {gateway.url}")
 
     def stop(self) -> None:
         self._exit.close()
@@ -247,6 +272,7 @@ def serve(args: argparse.Namespace) -> int:
         model_dir=model_dir,
         transcribe=not args.no_transcribe,
         progress=lambda message: print(f"stack: {message}", flush=True),
+        api_key=os.environ.get("CHURN_LOCAL_API_KEY") or None,  # else a fresh key per start
     )
     with stack:
         assert stack.endpoints is not None and stack.spec is not None
@@ -258,6 +284,7 @@ def serve(args: argparse.Namespace) -> int:
             "model_dir": str(model_dir) if model_dir else None,
             "endpoints": stack.endpoints.to_dict(),
             "outputs": stack.spec.outputs,
+            "apis": {name: {"url": api.url, "api_key": api.api_key} for name, api in stack.apis.items()},
         }
         (state_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
         print(f"stack: up ({json.dumps(stack.endpoints.to_dict())})", flush=True)
@@ -349,6 +376,11 @@ def _print_state(state: Mapping[str, Any]) -> None:
     print(
         f"  local SageMaker Runtime (model server):          {endpoints.get('sagemaker_runtime') or '- (no model)'}"
     )
+    for name, api in (state.get("apis") or {}).items():
+        print(f"  {name} (local API Gateway):{' ' * max(1, 24 - len(name))}{api['url']}")
+        print(
+            f"    API key (x-api-key): {api['api_key']}   sign with SigV4: the local credentials testing/testing"
+        )
     for name, value in (state.get("outputs") or {}).items():
         print(f"  {name}: {value}")
 
