@@ -18,7 +18,7 @@ OPS_VENV := .venv-ops
 ARTIFACTS ?= artifacts
 
 .PHONY: help setup espeak demo test test-fast lint unit integration functions-py313 sam-check ops-venv ops-test \
-        deploy-check data train package serve invoke stack-up stack-down train-sagemaker bench bench-asr fmt clean
+        deploy-check data train package serve invoke stack-up stack-down train-sagemaker batch bench bench-asr fmt clean
 
 help: ## list every target (a test checks that none is missing here)
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -105,8 +105,9 @@ package: setup ## build $(ARTIFACTS)/model.tar.gz for a SageMaker endpoint (VEND
 serve: setup ## serve $(ARTIFACTS)/model on 127.0.0.1:8080 (SageMaker container + Runtime API)
 	$(PY) -m churn_model.serving.server --model $(ARTIFACTS)/model $(ARGS)
 
-invoke: setup ## run one function on one event against the local stack: FUNCTION=... EVENT=events/...
-	$(PY) -m churn_local.invoke $(FUNCTION) $(EVENT) $(INVOKE_ARGS)
+# The functions run on their runtime, Python 3.13, from $(FN_VENV) (see events/README.md).
+invoke: setup $(FN_VENV)/.installed ## run the function an event goes to, once, on the local stack: EVENT=events/... [FUNCTION=...]
+	$(PY) -m churn_local.invoke $(or $(FUNCTION),-) $(EVENT) $(INVOKE_ARGS)
 
 stack-up: setup ## start the local stack in the background
 	$(PY) -m churn_local.stack up $(STACK_ARGS)
@@ -119,6 +120,11 @@ deploy-check: $(OPS_VENV)/.installed ## samconfig.toml's parameters against the 
 
 train-sagemaker: $(OPS_VENV)/.installed ## launch a SageMaker training job (ARGS="--role ... --bucket ...")
 	$(OPS_VENV)/bin/python -m churn_ops.training_job $(ARGS)
+
+batch: setup ## rescore every customer of the running local stack: export -> bulk score -> report in $(ARTIFACTS)/batch (EXPORT_ARGS, ARGS)
+	$(PY) -m churn_ops.export_latest_calls --output $(ARTIFACTS)/batch/customers.jsonl $(EXPORT_ARGS)
+	$(PY) -m churn_model.batch --model $(ARTIFACTS)/model --input $(ARTIFACTS)/batch/customers.jsonl \
+	  --output $(ARTIFACTS)/batch/scores.jsonl --report-dir $(ARTIFACTS)/batch/report $(ARGS)
 
 bench: setup ## the benchmarks (print figures; needs a trained $(ARTIFACTS)/model)
 	$(PY) model/benchmarks/bench_encoder.py
