@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import math
 import os
 import random
 import signal
@@ -149,12 +148,37 @@ def prepare_model(data_dir: Path, model_dir: Path, retrain: bool) -> Path:
     return model_dir
 
 
+def print_model_check(model_dir: Path) -> None:
+    """The "model check" block training wrote to metrics.json: test AUC against the oracle, the
+    seed's pair with both scores, and the free-form pairs passed out of the total."""
+    try:
+        metrics = json.loads((model_dir / "metrics.json").read_text())
+        found = metrics["checks"]
+        seed, freeform = found["seed_pair"], found["freeform"]
+    except (OSError, ValueError, KeyError, TypeError):
+        say("    model check: not in this model's metrics.json (retrain with --retrain)")
+        return
+    auc = metrics.get("test", {}).get("roc_auc")
+    oracle = metrics.get("oracle", {}).get("roc_auc")
+    say("    model check")
+    if auc is not None:
+        against = f" (oracle {oracle:.3f}, {auc / oracle:.3f} of it)" if oracle else ""
+        say(f"      test ROC AUC      {auc:.3f}{against}")
+    verdict = "PASS" if seed["ok"] else "FAIL"
+    say(f"      seed's pair       unhappy {seed['negative']:.3f} vs happy {seed['positive']:.3f}: {verdict}")
+    say(
+        f"      free-form pairs   {freeform['passed']}/{freeform['total']} = {freeform['share']:.1%} "
+        f"(goal >= 95 %): {'PASS' if freeform['ok'] else 'FAIL'}"
+    )
+    if not found.get("passed"):
+        say("    the model fails its check: train on more rows (--rows, or --full)")
+
+
 def demo_thresholds(model_dir: Path, chosen: Mapping[str, Sequence[Chosen]]) -> dict[str, str]:
     """Risk thresholds for this model, as template parameters (``--param`` overrides them).
 
-    Training's rule (metrics.json) sets them for the model it trained; the template's defaults
-    are for the full one. A small demo model scores even its clearest angry customers lower, so
-    the high threshold is lowered, visibly, to just under the second clearest angry customer.
+    Training's rule (metrics.json) sets them from the trained model's own test metrics; the demo
+    uses them as they are (the template's defaults are for the reference model).
     """
     try:
         thresholds = json.loads((model_dir / "metrics.json").read_text())["thresholds"]
@@ -163,14 +187,11 @@ def demo_thresholds(model_dir: Path, chosen: Mapping[str, Sequence[Chosen]]) -> 
         say("    no thresholds in the model's metrics.json: using the template's defaults")
         return {}
     say(f"    risk thresholds chosen by training (metrics.json): high {high:.2f}, medium {medium:.2f}")
-    weakest_angry = min(c.probability for c in chosen["angry"])
-    if weakest_angry < high:
-        high = max(math.floor(weakest_angry * 100) / 100, max(c.probability for c in chosen["happy"]) + 0.01)
+    above = sum(c.probability >= high for c in chosen["angry"])
+    if above < len(chosen["angry"]):
         say(
-            f"    this small model scores its clearest angry customers below that; the demo uses high {high:.2f} "
-            "(train on more rows with --full for a model that needs no help)"
+            f"    note: {above} of the {len(chosen['angry'])} clearest angry customers reach the high threshold"
         )
-    medium = min(medium, high)
     return {"HighRiskThreshold": f"{high:g}", "MediumRiskThreshold": f"{medium:g}"}
 
 
@@ -594,6 +615,7 @@ def _run(args: argparse.Namespace, rows: int, data_dir: Path, wall_started: floa
         prepare_data(rows, data_dir)
     with step("2/6 Model: train (or reuse)"):
         model_dir = prepare_model(data_dir, args.model_dir, args.retrain)
+    print_model_check(model_dir)
     log_dir = STATE_DIR / "demo-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_files: dict[str, Any] = {}
@@ -680,6 +702,8 @@ def _run(args: argparse.Namespace, rows: int, data_dir: Path, wall_started: floa
             team.poll()
         report(stack, pipeline, uploads, items, observer, team, wall_started)
         say(f"\n    function logs: {log_dir}/")
+        with step("Bulk rescore of every customer: export -> score -> report (no alerts sent)"):
+            bulk_rescore(stack, pipeline, model_dir, parameters)
         if args.keep_running:
             print_try_it(stack, pipeline, team)
             watch(stack, pipeline, team, {k: str(i.get("status")) for k, i in items.items()})
@@ -691,6 +715,35 @@ def _run(args: argparse.Namespace, rows: int, data_dir: Path, wall_started: floa
         for handle in log_files.values():
             handle.close()
     return 0
+
+
+def bulk_rescore(
+    stack: LocalStack, pipeline: Pipeline, model_dir: Path, parameters: Mapping[str, str]
+) -> None:
+    """The weekly list: every customer's newest call rescored in bulk (issue 15), then the report."""
+    from churn_model.batch import model_thresholds, run_batch
+    from churn_model.batch_report import write_report
+    from churn_model.serving.handlers import model_fn
+    from churn_ops.export_latest_calls import Sources, export
+
+    work = STATE_DIR / "demo-batch"
+    sources = Sources(
+        stack.table(pipeline.profiles_table), stack.table(pipeline.calls_table), stack.client("s3")
+    )
+    exported = export(sources, work / "customers.jsonl")
+    say(f"    exported {exported.customers} customers ({exported.with_call} with a scored call)")
+    model = model_fn(str(model_dir))
+    # The stack's thresholds (the demo's), so bulk levels match the pipeline's.
+    medium, high = (parameters.get(k) for k in ("MediumRiskThreshold", "HighRiskThreshold"))
+    thresholds = model_thresholds(model, float(medium) if medium else None, float(high) if high else None)
+    summary = run_batch(
+        model, work / "customers.jsonl", work / "scores.jsonl", thresholds=thresholds, restart=True
+    )
+    say(f"    scored {summary.scored} ({summary.records_per_s:.0f} records/s), levels {summary.by_level}")
+    written = write_report(work / "scores.jsonl", work / "report", thresholds=thresholds, top=20)
+    for path in written.files:
+        if path.suffix in (".csv", ".png"):
+            say(f"    report: {path}")
 
 
 def _listen(team: RetentionTeam) -> None:

@@ -42,7 +42,8 @@ from .serving.handlers import input_fn, model_fn, output_fn, predict_fn
 logger = logging.getLogger("churn_model.batch")
 
 ID_FIELDS: tuple[str, ...] = (CUSTOMER_ID, CALL_ID, "job_name")
-DEFAULT_CHUNK = 128
+# 32 records per request: as the endpoint serves a batch; bigger chunks buy nothing on a CPU.
+DEFAULT_CHUNK = 32
 # Below SageMaker's 6 MB payload limit, with room for the line that tips a chunk over.
 CHUNK_BYTES = MAX_BODY_BYTES - 512 * 1024
 # The template's defaults (the reference model's suggested thresholds), used when neither the
