@@ -24,7 +24,9 @@ from .numbers import spell_numbers
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONVERSATIONS = 2000
-DEFAULT_SEED = 7
+# Not the data generator's default seed (7), which `make data` and the demo use: the demo's and
+# the tests' calls are then never in the model's corpus, so their word error rates are held out.
+DEFAULT_SEED = 7_000_001
 # Bumped when the corpus or the builder changes, so stale cached models are not reused.
 _BUILD_VERSION = "3"
 
