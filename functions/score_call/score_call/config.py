@@ -34,7 +34,7 @@ class Settings:
     alert_suppression_days: float = 7.0
     customer_channel: str = DEFAULT_CUSTOMER_CHANNEL
     customer_speaker: str = DEFAULT_CUSTOMER_SPEAKER
-    pii_redaction: bool = False
+    pii_redaction: bool = True  # redaction on by default (issue 13): no raw speech in alerts
     alert_excerpts: bool = True
     excerpt_max_chars: int = 280
     call_retention_days: int = 365
@@ -75,7 +75,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         alert_suppression_days=number(env, "ALERT_SUPPRESSION_DAYS", 7.0),
         customer_channel=env.get("CUSTOMER_CHANNEL", "").strip() or DEFAULT_CUSTOMER_CHANNEL,
         customer_speaker=env.get("CUSTOMER_SPEAKER", "").strip() or DEFAULT_CUSTOMER_SPEAKER,
-        pii_redaction=parse_bool(env.get("PII_REDACTION"), False),
+        pii_redaction=parse_bool(env.get("PII_REDACTION"), True),
         alert_excerpts=parse_bool(env.get("ALERT_EXCERPTS"), True),
         excerpt_max_chars=number(env, "EXCERPT_MAX_CHARS", 280, int),
         call_retention_days=number(env, "CALL_RETENTION_DAYS", 365, int),

@@ -15,6 +15,7 @@ from .adapters import clients
 from .adapters.alerts import AlertPublisher
 from .adapters.calls import CallsRepository
 from .adapters.endpoint import EndpointScorer
+from .adapters.offers import advisor_from_env
 from .adapters.profiles import ProfileStore
 from .adapters.suppression import AlertWindow
 from .adapters.transcribe import TranscriptionJobs
@@ -46,6 +47,7 @@ def collaborators() -> Collaborators:
             clients.table(config.customer_alerts_table), timedelta(days=config.alert_suppression_days)
         ),
         publisher=AlertPublisher(clients.client("sns"), config.alert_topic_arn),
+        advisor=advisor_from_env(clients.client, clients.table),
     )
 
 

@@ -10,14 +10,16 @@ It ships in the score function's code (same package, same domain), with its own 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from churn_contracts.calls import OpenStatus
+from churn_lambda.logs import safe_reason
 
-from .handler import collaborators, report, settings
+from . import handler as score_handler
 from .models import Result
 from .observability import NAMESPACE, logger, metrics, tracer
 from .service import reconcile_call
@@ -33,11 +35,15 @@ _FINISHED = {
 }
 
 
-def reconcile(now: datetime | None = None, max_calls: int = MAX_CALLS_PER_RUN) -> dict[str, Any]:
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def reconcile(clock: Callable[[], datetime] = _utc_now, max_calls: int = MAX_CALLS_PER_RUN) -> dict[str, Any]:
     """One pass over every in-flight status; returns counts (also logged and emitted as metrics)."""
-    config, deps = settings(), collaborators()
+    config, deps = score_handler.settings(), score_handler.collaborators()
     calls = deps.calls
-    moment = now or datetime.now(UTC)
+    moment = clock()
     look_before = moment - timedelta(seconds=config.reconcile_after_seconds)
     stuck_before = moment - timedelta(seconds=config.stuck_after_seconds)
     results: Counter[str] = Counter()
@@ -49,16 +55,17 @@ def reconcile(now: datetime | None = None, max_calls: int = MAX_CALLS_PER_RUN) -
             if call is None or call.open_status is None:
                 continue
             try:
-                outcome = reconcile_call(call, config, deps, now=lambda: datetime.now(UTC))
+                outcome = reconcile_call(call, config, deps, now=clock)
             except Exception as exc:  # one bad call must not stop the pass
                 errors += 1
                 logger.warning(
-                    "Could not reconcile a call", extra={"job_name": name, "error": type(exc).__name__}
+                    "Could not reconcile a call",
+                    extra={"job_name": name, "error": type(exc).__name__, "reason": safe_reason(exc)},
                 )
                 outcome = None
             if outcome is not None:
                 results[outcome.result.value] += 1
-                report(outcome)
+                score_handler.report(outcome)
                 if outcome.result in _FINISHED:
                     reconciled += 1
                     continue
@@ -83,4 +90,4 @@ def reconcile(now: datetime | None = None, max_calls: int = MAX_CALLS_PER_RUN) -
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return reconcile()
+    return reconcile(clock=score_handler._now)

@@ -49,6 +49,7 @@ from .models import (
     WindowBusyError,
     WindowClaim,
 )
+from .offers import Advisor, explain_request
 from .transcript import excerpt, model_text
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ class Collaborators:
     # Bookkeeping after a publish is retried here before giving up (the journal covers the rest).
     bookkeeping: Backoff = field(default_factory=lambda: Backoff(attempts=4, base_s=0.2, cap_s=2.0))
     sleep: Callable[[float], None] = time.sleep
+    # Reasons and a retention offer in the alert (issue 13); None: alerts carry neither.
+    advisor: Advisor | None = None
 
 
 def transcript_location(job: TranscriptionJob, settings: Settings) -> S3Location:
@@ -229,7 +232,7 @@ def _score(
     profile = deps.profiles.get(str(call.customer_id))
     started = clock()
     try:
-        score = deps.scorer.score(request_record(item_to_record(profile or {}), text))
+        score = deps.scorer.score(explain_request(request_record(item_to_record(profile or {}), text)))
     except ModelRejectedError as exc:
         return _scoring_failed(deps, name, token, str(exc), now())
     latency_ms = (clock() - started) * 1000.0
@@ -285,6 +288,7 @@ def _score(
         transcript_uri=location.uri,
         scored_at=scored_at,
         excerpt=quote,
+        raw={**call.raw, "reasons": list(score.reasons)},  # for the alert only, not stored
     )
     return _alert(call, token, profile, scored, settings, deps, now)
 
@@ -319,12 +323,18 @@ def _alert(
         return scored.but(Result.SUPPRESSED, reason=f"quiet window held by {claim.holder_job_name}")
 
     try:
-        message_id = deps.publisher.publish(build_alert(call, settings, profile))
+        alert = build_alert(call, settings, profile)
+        if deps.advisor is not None:
+            reasons = list(call.raw.get("reasons") or [])
+            alert = deps.advisor.advise(alert, reasons, item_to_record(profile or {}), now())
+        message_id = deps.publisher.publish(alert)
     except Exception:
         _quietly(deps.alert_window.release, customer, name)
         _quietly(deps.calls.release_alert, name, token)
         raise
     delivered = now()
+    if deps.advisor is not None and alert.offer:
+        _try(lambda: deps.advisor.record(alert, delivered), deps)
     journal = _try(lambda: deps.alert_window.mark_delivered(customer, name, message_id, delivered), deps)
     try:
         _persist(lambda: deps.calls.mark_alerted(name, message_id, delivered), deps)

@@ -20,6 +20,22 @@ CUSTOMER_ALERTS = "churn-test-customer-alerts"
 PREFIX = f"{STACK}-"
 
 
+def calls_table_definition(name: str) -> dict[str, Any]:
+    """The calls table as template.yaml declares it (keys and indexes), for moto."""
+    from churn_local.template import load_template
+
+    from tests.conftest import ROOT
+
+    props = load_template(ROOT / "template.yaml")["Resources"]["CallsTable"]["Properties"]
+    return {
+        "TableName": name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
 @dataclass
 class Aws:
     s3: Any
@@ -85,13 +101,14 @@ def aws(aws_env: None, sdk: dict[str, Any]) -> Iterator[Aws]:
         s3 = sdk["s3"]
         s3.create_bucket(Bucket=BUCKET)
         dynamodb = sdk["dynamodb"]
-        for name, key in ((CALLS, "job_name"), (PROFILES, "customer_id"), (CUSTOMER_ALERTS, "customer_id")):
+        for name, key in ((PROFILES, "customer_id"), (CUSTOMER_ALERTS, "customer_id")):
             dynamodb.create_table(
                 TableName=name,
                 KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
                 AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
                 BillingMode="PAY_PER_REQUEST",
             )
+        dynamodb.create_table(**calls_table_definition(CALLS))
         sns = sdk["sns"]
         topic_arn = sns.create_topic(Name="churn-test-alerts")["TopicArn"]
         sqs = sdk["sqs"]

@@ -150,6 +150,10 @@ def transcribed_call(
             "call_id": call_id,
             "recording_uri": f"s3://{BUCKET}/{key}",
             "status": "TRANSCRIBING",
+            # As the start function writes it: in flight, so on the reconciler's index.
+            "open_status": "TRANSCRIBING",
+            "created_at": "2026-11-28T14:05:31.000Z",
+            "updated_at": "2026-11-28T14:05:31.000Z",
         }
     )
     output_key = f"transcripts/{job_name}.json"
