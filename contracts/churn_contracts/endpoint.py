@@ -78,6 +78,24 @@ class ParsedRequest:
     records: list[Record]
     batch: bool
     jsonlines: bool = False
+    explain: int | None = None  # how many reasons each prediction carries; None: a plain score
+
+
+# ``"explain": true`` (or k) at the top of a JSON body asks for the top k reasons per record.
+EXPLAIN_DEFAULT_K = 3
+EXPLAIN_MAX_K = 20
+REASON_KINDS = ("profile", "phrase")
+
+
+def parse_explain(value: Any) -> int | None:
+    """``true`` -> the default k, ``false``/absent -> None, an integer 1..20 -> k; else 400."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return EXPLAIN_DEFAULT_K
+    if isinstance(value, int) and 1 <= value <= EXPLAIN_MAX_K:
+        return value
+    raise RequestError(400, f"'explain' must be true, false or an integer from 1 to {EXPLAIN_MAX_K}")
 
 
 def _reject_constant(name: str) -> None:
@@ -139,6 +157,7 @@ def parse_request(body: bytes | str, content_type: str | None, spec: FeatureSpec
     else:
         text = body
 
+    explain = None  # JSON Lines has no top level to ask for reasons on
     if mime in _JSON_LINES_ALIASES:
         objs = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -147,6 +166,7 @@ def parse_request(body: bytes | str, content_type: str | None, spec: FeatureSpec
         batch, jsonlines = True, True
     else:
         payload = _decode(text, "body")
+        explain = parse_explain(payload.get("explain")) if isinstance(payload, Mapping) else None
         if isinstance(payload, Mapping) and "instances" in payload:
             instances = payload["instances"]
             if not isinstance(instances, list):
@@ -160,7 +180,8 @@ def parse_request(body: bytes | str, content_type: str | None, spec: FeatureSpec
         raise RequestError(400, "the batch is empty")
     if len(objs) > MAX_BATCH_RECORDS:
         raise RequestError(413, f"a batch holds at most {MAX_BATCH_RECORDS} records")
-    return ParsedRequest([parse_record(obj, spec, where=where) for obj, where in objs], batch, jsonlines)
+    records = [parse_record(obj, spec, where=where) for obj, where in objs]
+    return ParsedRequest(records, batch, jsonlines, explain)
 
 
 def _decode(text: str, where: str) -> Any:
@@ -172,12 +193,21 @@ def _decode(text: str, where: str) -> Any:
         raise RequestError(400, f"{where} is not valid JSON: {exc}") from None
 
 
-def prediction(probability: float, model_version: str, missing: Sequence[str]) -> dict[str, Any]:
-    return {
+def prediction(
+    probability: float,
+    model_version: str,
+    missing: Sequence[str],
+    reasons: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One answer; ``reasons`` only when the request asked to explain (model/README.md)."""
+    answer: dict[str, Any] = {
         "probability": float(probability),
         "model_version": model_version,
         "missing_features": list(missing),
     }
+    if reasons is not None:
+        answer["reasons"] = [dict(r) for r in reasons]
+    return answer
 
 
 def negotiate_accept(accept: str | None, *, jsonlines_request: bool = False) -> str:
@@ -212,6 +242,8 @@ class Score:
     probability: float
     model_version: str
     missing_features: list[str]
+    # Present when the request asked to explain: {"kind", "name", "value", "effect", "method", ...}.
+    reasons: list[dict[str, Any]] = field(default_factory=list)
 
 
 def shorten_text(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, bool]:
@@ -257,4 +289,25 @@ def parse_score(body: bytes | str) -> Score:
     if not isinstance(missing, list):
         raise ResponseError("'missing_features' is not a list")
     version = payload.get("model_version")
-    return Score(float(probability), str(version) if version else "unknown", [str(m) for m in missing])
+    reasons = parse_reasons(payload.get("reasons"))
+    missing_names = [str(m) for m in missing]
+    return Score(float(probability), str(version) if version else "unknown", missing_names, reasons)
+
+
+def parse_reasons(value: Any) -> list[dict[str, Any]]:
+    """The ``reasons`` of an answer, kept only where their shape is the contract's."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ResponseError("'reasons' is not a list")
+    reasons = []
+    for reason in value:
+        if not isinstance(reason, Mapping) or reason.get("kind") not in REASON_KINDS:
+            raise ResponseError("a reason is not an object with kind 'profile' or 'phrase'")
+        effect = reason.get("effect")
+        if isinstance(effect, bool) or not isinstance(effect, (int, float)) or not _finite(effect):
+            raise ResponseError("a reason has no numeric 'effect'")
+        if not isinstance(reason.get("name"), str):
+            raise ResponseError("a reason has no 'name'")
+        reasons.append(dict(reason))
+    return reasons

@@ -355,6 +355,23 @@ def _start_summary(observer: Observer) -> tuple[set[str], int]:
     return rejected, duplicates
 
 
+def _briefing(message: Any) -> list[str]:
+    """An alert's why and offer (schema 1.1), in two lines; nothing for older alerts."""
+    if isinstance(message, str):
+        with contextlib.suppress(ValueError):
+            message = json.loads(message)
+    if not isinstance(message, dict) or "reasons" not in message:
+        return []
+    why = "; ".join(
+        f"{r.get('name') if r.get('kind') == 'profile' else repr(r.get('value'))} "
+        f"(+{100 * float(r.get('effect', 0)):.0f} pts{', ' + r['topic'] if r.get('topic') else ''})"
+        for r in message["reasons"]
+    )
+    offer = message.get("offer") or {}
+    offered = f"{offer['offer_id']}: {offer['text']}" if offer else f"none ({message.get('offer_reason')})"
+    return [f"why:   {why or 'no single factor stood out'}", f"offer: {offered}"]
+
+
 def _alert_matches(alert: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
     message = alert.get("Message")
     if not isinstance(message, dict):
@@ -437,6 +454,8 @@ def report(
         message = alert.get("Message")
         attributes = {k: v.get("Value") for k, v in (alert.get("MessageAttributes") or {}).items()}
         say(f"  - attributes: {json.dumps(attributes)}")
+        for line in _briefing(message):
+            say(f"    {line}")
         text = json.dumps(message, indent=2) if isinstance(message, dict) else str(message)
         say("    " + text.replace("\n", "\n    "))
 
@@ -740,7 +759,13 @@ def bulk_rescore(
         model, work / "customers.jsonl", work / "scores.jsonl", thresholds=thresholds, restart=True
     )
     say(f"    scored {summary.scored} ({summary.records_per_s:.0f} records/s), levels {summary.by_level}")
-    written = write_report(work / "scores.jsonl", work / "report", thresholds=thresholds, top=20)
+    written = write_report(
+        work / "scores.jsonl",
+        work / "report",
+        thresholds=thresholds,
+        top=20,
+        input_path=work / "customers.jsonl",
+    )
     for path in written.files:
         if path.suffix in (".csv", ".png"):
             say(f"    report: {path}")

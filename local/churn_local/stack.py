@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 STATE_DIR = Path(".local-stack")
 STATE_FILE = "state.json"
+# Seeded where the template's OfferRulesUri points (churn_ops.offers validates replacements).
+DEFAULT_OFFER_RULES = Path(__file__).resolve().parents[2] / "offers" / "default-rules.json"
 # What a worker process inherits from ours; everything else comes from the template.
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "HF_HUB_OFFLINE")
 
@@ -174,8 +176,20 @@ class LocalStack:
                 LocalTranscribe(aws_endpoint_url=aws.url, host="127.0.0.1", port=0, region=self.region)
             ).url
         self.endpoints = Endpoints(aws.url, transcribe_url, sagemaker_url, self.region)
+        self._seed_offer_rules()
         if self._run_functions:
             self._start_functions()
+
+    def _seed_offer_rules(self) -> None:
+        """The default retention offer rules, where the template says the score function reads them."""
+        assert self.spec is not None
+        uri = self.spec.outputs.get("OfferRulesUri")
+        if not isinstance(uri, str) or not uri.startswith("s3://") or not DEFAULT_OFFER_RULES.is_file():
+            return
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        body = DEFAULT_OFFER_RULES.read_bytes()
+        self.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+        self._progress(f"seeded the default offer rules at {uri}")
 
     def _start_functions(self) -> None:
         assert self.spec is not None and self.wiring is not None and self.endpoints is not None

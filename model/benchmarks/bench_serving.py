@@ -127,8 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--explain", type=int, default=0, metavar="N", help="only compare N explained vs plain single records"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.explain:
+        return explain_cost(args.model, args.explain, args.warmup, args.seed)
 
     texts = customer_texts(args.requests + args.warmup, args.seed)
     singles = records(texts, args.seed)
@@ -205,6 +210,50 @@ def main(argv: list[str] | None = None) -> int:
         f"(single: {len(over_http)} requests; batches: {len(batches)} x {args.batch_size}; load {os.getloadavg()})"
     )
     return 0
+
+
+EXPLAIN_GOAL = 3.0  # explaining a typical call costs at most 3x a plain single-record score (issue 13)
+
+
+def explain_cost(model: str, count: int, warmup: int, seed: int) -> int:
+    """Single records over HTTP, plain and with ``"explain": true`` interleaved (same load for both)."""
+    singles = records(customer_texts(count + warmup, seed), seed)
+    sentences = [len(_sentences(r["text"])) for r in singles]
+    process, url = start_server(model)
+    try:
+        client = Client(url)
+        plain, explained = [], []
+        for i, record in enumerate(singles):
+            bodies = (json.dumps(record).encode(), json.dumps({**record, "explain": True}).encode())
+            times = []
+            for body in bodies:
+                t0 = time.perf_counter()
+                answer = json.loads(client.post(body))
+                times.append((time.perf_counter() - t0) * 1000)
+            if i >= warmup:
+                plain.append(times[0])
+                explained.append(times[1])
+        reasons = answer.get("reasons", [])
+    finally:
+        process.terminate()
+        process.wait(30)
+    ratio = percentile(explained, 50) / percentile(plain, 50)
+    print(
+        f"{count} single records, {statistics.median(sentences):.0f} sentences median; last reasons: {reasons}"
+    )
+    print(f"{'plain p50 / p90 ms':<28}{percentile(plain, 50):>10.1f}{percentile(plain, 90):>10.1f}")
+    print(f"{'explain p50 / p90 ms':<28}{percentile(explained, 50):>10.1f}{percentile(explained, 90):>10.1f}")
+    verdict = "ok" if ratio <= EXPLAIN_GOAL else "MISSED"
+    print(
+        f"{'explain / plain (p50)':<28}{ratio:>10.2f}   <= {EXPLAIN_GOAL:g} {verdict}   (load {os.getloadavg()})"
+    )
+    return 0
+
+
+def _sentences(text: str) -> list[str]:
+    from churn_model.explain import split_sentences
+
+    return split_sentences(text)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ class Settings:
     transcripts_prefix: str = "transcripts/"
     language_code: str = "en-US"
     transcription_mode: str = "channels"
-    pii_redaction: bool = False
+    pii_redaction: bool = True  # redaction on by default (issue 13): no raw speech in alerts
     call_retention_days: int = 365
     # Past the concurrent-job quota, Transcribe queues deferred jobs (needs a data access role).
     deferred_execution: bool = False
@@ -50,7 +50,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         transcripts_prefix=env.get("TRANSCRIPTS_PREFIX", "transcripts/"),
         language_code=env.get("LANGUAGE_CODE", "en-US"),
         transcription_mode=env.get("TRANSCRIPTION_MODE", "channels"),
-        pii_redaction=parse_bool(env.get("PII_REDACTION")),
+        pii_redaction=parse_bool(env.get("PII_REDACTION"), True),
         call_retention_days=number(env, "CALL_RETENTION_DAYS", 365, int),
         deferred_execution=parse_bool(env.get("DEFERRED_EXECUTION"), False),
         data_access_role_arn=env.get("TRANSCRIBE_DATA_ACCESS_ROLE_ARN", "").strip() or None,

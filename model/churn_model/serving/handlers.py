@@ -93,8 +93,20 @@ def model_fn(model_dir: str, context: Any = None) -> ScoringModel:
 
     model = load_model(model_dir)
     model.warm_up()
+    explainer_for(model).topic_vectors()  # embed the topic descriptions now, not on a request
     logger.info("model %s loaded from %s", model.model_version, model_dir)
     return model
+
+
+def explainer_for(model: ScoringModel) -> Any:
+    """The model's explainer (churn_model.explain), built once and kept on the model."""
+    explainer = getattr(model, "_explainer", None)
+    if explainer is None:
+        from churn_model.explain import Explainer
+
+        explainer = Explainer(model)
+        model._explainer = explainer  # type: ignore[attr-defined]
+    return explainer
 
 
 def input_fn(
@@ -118,10 +130,17 @@ def predict_fn(
         logger.warning("request could not be read: %s", type(error).__name__)
         return ErrorAnswer(400, "the request body could not be read")
     try:
-        probabilities = model.predict_proba([record.features for record in request.records])
+        features = [record.features for record in request.records]
+        if request.explain is None:
+            probabilities = model.predict_proba(features)
+            reasons: list[list[dict[str, Any]] | None] = [None] * len(features)
+        else:
+            explanations = explainer_for(model).explain(features)
+            probabilities = [e.probability for e in explanations]
+            reasons = [[r.to_dict() for r in e.top(request.explain)] for e in explanations]
         predictions = [
-            prediction(float(p), model.model_version, record.missing)
-            for p, record in zip(probabilities, request.records, strict=True)
+            prediction(float(p), model.model_version, record.missing, why)
+            for p, record, why in zip(probabilities, request.records, reasons, strict=True)
         ]
     except Exception:
         # Logged without the request: exception messages from the model name shapes, not values.

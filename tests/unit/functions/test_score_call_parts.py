@@ -218,7 +218,7 @@ def _alert(**change) -> Alert:
 def test_alert_message_has_a_machine_document_and_an_email_text():
     body = json.loads(_alert().message())
     document = json.loads(body["default"])
-    assert document["schema_version"] == "1.0"
+    assert document["schema_version"] == "1.1"  # 1.1 adds reasons and offer (test_alert_briefing.py)
     assert document["probability"] == 0.9123 and document["risk_level"] == "high"
     assert document["profile"] == {
         "found": True,
