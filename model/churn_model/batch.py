@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from churn_contracts.endpoint import JSON_LINES, MAX_BATCH_RECORDS, MAX_BODY_BYTES
+from churn_contracts.endpoint import JSON, JSON_LINES, MAX_BATCH_RECORDS, MAX_BODY_BYTES
 from churn_contracts.features import CALL_ID, CUSTOMER_ID
 from churn_contracts.risk import DEFAULT_HIGH_RISK_THRESHOLD, DEFAULT_MEDIUM_RISK_THRESHOLD, RiskThresholds
 
@@ -198,22 +198,31 @@ def check_resumable(output: Path, run: Mapping[str, Any]) -> None:
 # --- scoring -----------------------------------------------------------------------------------
 
 
-_WHERE = re.compile(r"^(?:line|record) 1\b")
+_WHERE = re.compile(r"^(?:(?:line|record) 1\b|instances\[0\])")
 
 
 class ChunkScorer:
     """Scores chunks through the handlers; a refused chunk is split until the refused records are alone."""
 
-    def __init__(self, model: Any, thresholds: Mapping[str, float]) -> None:
+    def __init__(self, model: Any, thresholds: Mapping[str, float], explain: int | None = None) -> None:
         self.model = model
+        self.explain = explain
         self.thresholds = RiskThresholds(float(thresholds["medium"]), float(thresholds["high"]))
         self.model_failures_in_a_row = 0
 
     def invoke(self, lines: Sequence[InputLine]) -> tuple[int, bytes]:
         body = b"".join(line.raw + b"\n" for line in lines)
+        content_type = JSON_LINES
+        if self.explain and all(line.readable for line in lines):
+            # JSON Lines has no top level to ask for reasons on: the same records as one JSON batch.
+            body = b'{"explain": %d, "instances": [%s]}' % (
+                self.explain,
+                b",".join(line.raw for line in lines),
+            )
+            content_type = JSON
         context = _Context()
         try:
-            data = input_fn(body, JSON_LINES, context)
+            data = input_fn(body, content_type, context)
             result = predict_fn(data, self.model, context)
             payload, _ = output_fn(result, JSON_LINES, context)
         except Exception:  # the handlers never raise by contract; if one does, it is a model failure
@@ -299,6 +308,7 @@ def run_batch(
     chunk_size: int = DEFAULT_CHUNK,
     restart: bool = False,
     progress: bool = True,
+    explain: int | None = None,
     on_chunk: Callable[[BatchSummary], None] | None = None,
 ) -> BatchSummary:
     """Score ``input_path`` into ``output_path``; resumes unless ``restart``."""
@@ -325,7 +335,7 @@ def run_batch(
 
     summary = BatchSummary(str(input_path), str(output_path), run["model_version"], dict(thresholds))
     summary.resumed_after_line = after
-    scorer = ChunkScorer(model, thresholds)
+    scorer = ChunkScorer(model, thresholds, explain)
     total = count_lines(input_path)
     bar = _progress_bar(total, after, enabled=progress)
     started = time.perf_counter()
@@ -398,6 +408,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--medium-threshold", type=float, default=None, help="default: the model's suggested")
     p.add_argument("--high-threshold", type=float, default=None, help="default: the model's suggested")
     p.add_argument("--restart", action="store_true", help="overwrite the output instead of resuming")
+    p.add_argument(
+        "--explain", type=int, default=None, metavar="K", help="the top K reasons per record (slower)"
+    )
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--report-dir", type=Path, default=None, help="also write the report (batch_report) here")
     p.add_argument("--previous", type=Path, default=None, help="with --report-dir: a previous run to compare")
@@ -423,6 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             chunk_size=args.chunk_size,
             restart=args.restart,
             progress=not args.no_progress,
+            explain=args.explain,
         )
     except (SystemicFailure, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -432,7 +446,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .batch_report import write_report
 
         report = write_report(
-            args.output, args.report_dir, previous=args.previous, top=args.top, thresholds=thresholds
+            args.output,
+            args.report_dir,
+            previous=args.previous,
+            top=args.top,
+            thresholds=thresholds,
+            input_path=args.input,
         )
         for path in report.files:
             print(f"report: {path}")

@@ -5,8 +5,9 @@
 Writes into ``--out-dir``:
 
 - ``top_at_risk.csv``: the ``--top`` customers most at risk: probability, risk level, the reasons
-  when the scores carry explanations, and the offer the rules would pick (empty until the offer
-  rules exist in ``churn_contracts``; the column is kept so the file's shape does not change);
+  when the scores carry explanations (``churn_model.batch --explain K``), and the offer the rules
+  would pick (``churn_contracts.offers`` over ``--offers``, with the profile from ``--input``, the
+  export that was scored; the offer history is not read, so every customer counts as eligible);
 - ``score_distribution.png``: the scores' histogram, the thresholds drawn, the count per level;
 - with ``--previous``: ``comparison.csv`` (newly high-risk and no longer high-risk customers, with
   both scores) and ``old_vs_new.png`` (old score against new, per customer);
@@ -40,7 +41,7 @@ COMPARISON_FILE = "comparison.csv"
 OLD_VS_NEW_FILE = "old_vs_new.png"
 SUMMARY_FILE = "summary.json"
 TOP_COLUMNS = ("rank", CUSTOMER_ID, CALL_ID, "probability", "risk_level", "reasons", "offer", "model_version")
-OFFERS_NOTE = "offer: empty, no offer rules in churn_contracts yet"
+DEFAULT_OFFERS = Path("offers") / "default-rules.json"
 _SPREADSHEET_FORMULA = ("=", "+", "-", "@")
 
 
@@ -50,7 +51,7 @@ class Scored:
     call_id: str | None
     probability: float
     model_version: str | None
-    reasons: str
+    reasons: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -83,36 +84,58 @@ def read_scores(path: Path, counts: dict[str, int]) -> Iterator[Scored]:
                 call_id=line.get(CALL_ID),
                 probability=float(result["probability"]),
                 model_version=result.get("model_version"),
-                reasons=format_reasons(result.get("reasons")),
+                reasons=tuple(r for r in result.get("reasons") or () if isinstance(r, dict)),
             )
 
 
-def format_reasons(reasons: Any) -> str:
-    """Explanations as one cell: their labels or texts, in order."""
-    if not reasons:
-        return ""
-    if isinstance(reasons, str):
-        return reasons
+def format_reasons(reasons: Sequence[Mapping[str, Any]]) -> str:
+    """Explanations as one cell, strongest first: ``CustServ Calls = 7 (+0.21); said (price): ...``."""
     parts = []
-    for reason in reasons if isinstance(reasons, list) else [reasons]:
-        if isinstance(reason, dict):
-            parts.append(
-                str(
-                    reason.get("label")
-                    or reason.get("text")
-                    or reason.get("reason")
-                    or reason.get("feature")
-                    or ""
-                )
-            )
+    for reason in reasons:
+        effect = reason.get("effect")
+        shift = f" ({float(effect):+.2f})" if isinstance(effect, (int, float)) else ""
+        if reason.get("kind") == "phrase":
+            said = " ".join(str(reason.get("value") or "").split())
+            said = said if len(said) <= 80 else said[:77] + "..."
+            parts.append(f"said ({reason.get('topic') or 'other'}): {said}{shift}")
         else:
-            parts.append(str(reason))
-    return "; ".join(p for p in parts if p)
+            parts.append(f"{reason.get('name')} = {reason.get('value')}{shift}")
+    return "; ".join(parts)
 
 
-def pick_offer(scored: Scored) -> str:
-    """The offer the rules would pick; empty until the rules exist (see OFFERS_NOTE)."""
-    return ""
+def load_offer_rules(path: Path | None) -> Any:
+    """The offer rules (``churn_contracts.offers``), or None without a rules file."""
+    if path is None or not path.is_file():
+        return None
+    from churn_contracts.offers import load_rules
+
+    return load_rules(path.read_bytes(), version=path.name)
+
+
+def profiles_of(input_path: Path | None, customers: set[str]) -> dict[str, dict[str, Any]]:
+    """The scored input's records of just these customers (one pass, memory for these only)."""
+    found: dict[str, dict[str, Any]] = {}
+    if input_path is None or not customers:
+        return found
+    with input_path.open(encoding="utf-8") as handle:
+        for raw in handle:
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and str(record.get(CUSTOMER_ID)) in customers:
+                found[str(record[CUSTOMER_ID])] = record
+    return found
+
+
+def pick_offer(rules: Any, profile: Mapping[str, Any] | None, scored: Scored) -> str:
+    """The offer id the rules would pick for this customer, or empty."""
+    if rules is None or profile is None:
+        return ""
+    from churn_contracts.offers import choose_offer, reason_topics
+
+    decision = choose_offer(rules, profile, reason_topics(scored.reasons))
+    return decision.offer.offer_id if decision.offer is not None else ""
 
 
 def _cell(value: Any) -> Any:
@@ -141,6 +164,8 @@ def write_report(
     previous: Path | None = None,
     top: int = 100,
     thresholds: Mapping[str, float] | RiskThresholds | None = None,
+    input_path: Path | None = None,
+    offers: Path | None = DEFAULT_OFFERS,
 ) -> Report:
     if isinstance(thresholds, Mapping):
         thresholds = RiskThresholds(float(thresholds["medium"]), float(thresholds["high"]))
@@ -163,7 +188,10 @@ def write_report(
 
     report = Report()
     ranked = [entry[2] for entry in sorted(best, reverse=True)]
-    report.files.append(_write_top(out_dir / TOP_FILE, ranked, rule))
+    rules = load_offer_rules(offers)
+    profiles = profiles_of(input_path, {item.customer_id for item in ranked}) if rules is not None else {}
+    offer_for = {item.customer_id: pick_offer(rules, profiles.get(item.customer_id), item) for item in ranked}
+    report.files.append(_write_top(out_dir / TOP_FILE, ranked, rule, offer_for))
     report.files.append(_plot_distribution(out_dir / DISTRIBUTION_FILE, histogram, levels, rule))
     summary: dict[str, Any] = {
         "output": str(output),
@@ -172,7 +200,11 @@ def write_report(
         "levels": levels,
         "thresholds": {"medium": rule.medium, "high": rule.high},
         "top": len(ranked),
-        "notes": [OFFERS_NOTE],
+        "offers": {
+            "rules": str(offers) if rules is not None else None,
+            "picked": sum(1 for offer in offer_for.values() if offer),
+            "note": "the offer history is not read: every customer counts as eligible",
+        },
     }
     if previous is not None:
         comparison, files = compare(previous, output, rule, out_dir)
@@ -184,7 +216,9 @@ def write_report(
     return report
 
 
-def _write_top(path: Path, ranked: Sequence[Scored], rule: RiskThresholds) -> Path:
+def _write_top(
+    path: Path, ranked: Sequence[Scored], rule: RiskThresholds, offer_for: Mapping[str, str]
+) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(TOP_COLUMNS)
@@ -196,8 +230,8 @@ def _write_top(path: Path, ranked: Sequence[Scored], rule: RiskThresholds) -> Pa
                     _cell(item.call_id or ""),
                     f"{item.probability:.4f}",
                     rule.level(item.probability).value,
-                    _cell(item.reasons),
-                    _cell(pick_offer(item)),
+                    _cell(format_reasons(item.reasons)),
+                    _cell(offer_for.get(item.customer_id, "")),
                     item.model_version or "",
                 ]
             )
@@ -312,6 +346,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, default=None, help="default: OUTPUT's folder / report")
     p.add_argument("--previous", type=Path, default=None, help="a previous run's output, to compare")
     p.add_argument("--top", type=int, default=100)
+    p.add_argument("--input", type=Path, default=None, help="the scored export: profiles for the offers")
+    p.add_argument(
+        "--offers", type=Path, default=DEFAULT_OFFERS, help=f"offer rules (default {DEFAULT_OFFERS})"
+    )
     p.add_argument("--medium-threshold", type=float, default=None)
     p.add_argument("--high-threshold", type=float, default=None)
     return p
@@ -327,7 +365,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     out_dir = args.out_dir or args.output.parent / "report"
     try:
-        report = write_report(args.output, out_dir, previous=args.previous, top=args.top, thresholds=given)
+        report = write_report(
+            args.output,
+            out_dir,
+            previous=args.previous,
+            top=args.top,
+            thresholds=given,
+            input_path=args.input,
+            offers=args.offers,
+        )
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

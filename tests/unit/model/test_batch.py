@@ -215,3 +215,21 @@ def test_chunks_respect_the_payload_limit() -> None:
     sizes = [len(c) for c in chunked(lines, size=4, max_bytes=1000)]
     assert sizes == [2, 2, 2, 2, 2]
     assert [len(c) for c in chunked(lines, size=4, max_bytes=10_000)] == [4, 4, 2]
+
+
+def test_explain_asks_the_handlers_for_reasons_and_keeps_the_score(model, customers, tmp_path: Path) -> None:
+    from churn_model.batch import run_batch
+
+    records = customers[:4]
+    source = write_jsonl(tmp_path / "in.jsonl", [*records[:2], "{broken", *records[2:]])
+    run_batch(model, source, tmp_path / "plain.jsonl", thresholds=THRESHOLDS, progress=False)
+    run_batch(model, source, tmp_path / "why.jsonl", thresholds=THRESHOLDS, progress=False, explain=2)
+    plain, why = read_jsonl(tmp_path / "plain.jsonl"), read_jsonl(tmp_path / "why.jsonl")
+    assert [r["line"] for r in why] == [1, 2, 3, 4, 5]
+    assert why[2]["status"] == 400 and why[2]["error"].startswith("line 3 ")
+    for a, b in zip(plain, why, strict=True):
+        if "error" in a:
+            continue
+        assert 1 <= len(b["reasons"]) <= 2 and "reasons" not in a
+        assert {r["kind"] for r in b["reasons"]} <= {"profile", "phrase"}
+        assert b["probability"] == pytest.approx(a["probability"], abs=1e-9)

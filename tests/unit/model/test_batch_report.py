@@ -45,7 +45,16 @@ def test_top_list_levels_and_distribution(tmp_path: Path) -> None:
     lines.insert(
         3, {"line": 99, "customer_id": "bad", "error": "line 99: field 'Day Mins' ...", "status": 400}
     )
-    lines[1]["reasons"] = [{"label": "many customer-service calls"}, {"label": "said: cancel"}]
+    lines[1]["reasons"] = [
+        {"kind": "profile", "name": "CustServ Calls", "value": 7.0, "effect": 0.21, "method": "m"},
+        {
+            "kind": "phrase",
+            "name": "sentence 3",
+            "value": "The  bill is\nwrong again.",
+            "effect": 0.05,
+            "topic": "billing",
+        },
+    ]
     output = write(tmp_path / "out.jsonl", lines)
 
     report = batch_report.write_report(
@@ -56,7 +65,9 @@ def test_top_list_levels_and_distribution(tmp_path: Path) -> None:
     assert [r["customer_id"] for r in rows] == ["C1", "C6", "C3"]
     assert [r["probability"] for r in rows] == ["0.9000", "0.7000", "0.5000"]
     assert {r["risk_level"] for r in rows} == {"high"}
-    assert rows[0]["reasons"] == "many customer-service calls; said: cancel"
+    assert (
+        rows[0]["reasons"] == "CustServ Calls = 7.0 (+0.21); said (billing): The bill is wrong again. (+0.05)"
+    )
     assert list(rows[0]) == list(batch_report.TOP_COLUMNS)
     summary = report.summary
     # 0.42 is high (at the threshold), 0.12 medium, 0.11 low: the pipeline's rule.
@@ -138,3 +149,58 @@ def test_cells_that_a_spreadsheet_would_run_are_written_as_text(tmp_path: Path) 
     output = write(tmp_path / "out.jsonl", [local_line(1, "=HYPERLINK(1)", 0.9)])
     batch_report.write_report(output, tmp_path / "r")
     assert read_csv(tmp_path / "r" / "top_at_risk.csv")[0]["customer_id"] == "'=HYPERLINK(1)"
+
+
+def test_the_offer_the_rules_would_pick(tmp_path: Path) -> None:
+    rules = {
+        "version": "t1",
+        "rules": [
+            {
+                "offer_id": "callback",
+                "text": "Senior callback.",
+                "priority": 90,
+                "when": {
+                    "profile": [{"field": "CustServ Calls", "op": ">=", "value": 3}],
+                    "topics_any": ["service"],
+                },
+            },
+            {
+                "offer_id": "match",
+                "text": "Match the price.",
+                "priority": 80,
+                "when": {"topics_any": ["competitor"]},
+            },
+        ],
+    }
+    (tmp_path / "rules.json").write_text(json.dumps(rules))
+    said = lambda topic: [{"kind": "phrase", "name": "s1", "value": "...", "effect": 0.1, "topic": topic}]  # noqa: E731
+    scores = write(
+        tmp_path / "scores.jsonl",
+        [
+            local_line(1, "A", 0.9, reasons=said("service")),
+            local_line(2, "B", 0.8, reasons=said("competitor")),
+            local_line(3, "C", 0.7, reasons=said("service")),  # too few service calls
+            local_line(4, "D", 0.6),  # no reasons, no topic
+        ],
+    )
+    exported = write(
+        tmp_path / "customers.jsonl",
+        [
+            {"customer_id": c, "CustServ Calls": n, "text": "..."}
+            for c, n in (("A", 5), ("B", 1), ("C", 1), ("D", 9))
+        ],
+    )
+    report = batch_report.write_report(
+        scores, tmp_path / "r", input_path=exported, offers=tmp_path / "rules.json"
+    )
+    offers = {r["customer_id"]: r["offer"] for r in read_csv(tmp_path / "r" / "top_at_risk.csv")}
+    assert offers == {"A": "callback", "B": "match", "C": "", "D": ""}
+    assert report.summary["offers"]["picked"] == 2
+    # Without the export there is no profile to match: the column stays empty.
+    batch_report.write_report(scores, tmp_path / "s", offers=tmp_path / "rules.json")
+    assert {r["offer"] for r in read_csv(tmp_path / "s" / "top_at_risk.csv")} == {""}
+
+
+def test_the_repositorys_default_rules_load() -> None:
+    root = Path(__file__).resolve().parents[3]
+    assert batch_report.load_offer_rules(root / batch_report.DEFAULT_OFFERS) is not None
