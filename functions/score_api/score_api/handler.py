@@ -5,6 +5,7 @@ Every client error is a 4xx JSON ``{"error", "field"}``; nothing a caller sends 
 """
 
 import json
+import re
 import time
 from functools import cache
 from http import HTTPStatus
@@ -139,8 +140,19 @@ def _invalid_request(exc: RequestValidationError) -> Response:
     return _error(HTTPStatus.BAD_REQUEST, message, field)
 
 
+# A route's shape with an id the router cannot take (characters no id has): the id is at fault.
+_MALFORMED_IDS = (
+    (re.compile(r"^/v1/calls/[^/]+$"), "call_id"),
+    (re.compile(r"^/v1/customers/[^/]+/calls$"), "customer_id"),
+)
+
+
 @app.not_found
 def _not_found(exc: Exception) -> Response:
+    path = app.current_event.path or ""
+    for pattern, field in _MALFORMED_IDS:
+        if pattern.match(path):
+            return _error(HTTPStatus.BAD_REQUEST, f"invalid {field}", field)
     return _error(HTTPStatus.NOT_FOUND, "no such route")
 
 

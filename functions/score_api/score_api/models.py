@@ -6,6 +6,7 @@ instead of being coerced or ignored.
 
 from typing import Annotated, Any, Literal
 
+from churn_contracts.endpoint import EXPLAIN_MAX_K
 from churn_contracts.features import CATEGORICAL, NUMERICAL
 from pydantic import (
     BaseModel,
@@ -20,7 +21,7 @@ from pydantic import (
 
 ID_PATTERN = r"^[0-9A-Za-z._-]+$"
 MAX_ID_CHARS = 128
-MAX_EXPLAIN = 20
+MAX_EXPLAIN = EXPLAIN_MAX_K
 
 CustomerId = Annotated[str, Field(pattern=ID_PATTERN, min_length=1, max_length=MAX_ID_CHARS)]
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
@@ -81,7 +82,10 @@ class ScoreResponse(BaseModel):
     missing_features: list[str]
     profile_found: bool = Field(description="False when scored without a stored profile.")
     text_truncated: bool = Field(description="The text was longer than the endpoint takes and was cut.")
-    reasons: list[Any] | None = Field(default=None, description="Present when 'explain' was asked for.")
+    reasons: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="When 'explain' was asked for: {kind: profile|phrase, name, value, effect, ...}, strongest first.",
+    )
 
 
 class Call(BaseModel):

@@ -58,7 +58,7 @@ class Runtime:
         probability = 0.8 if "cancel" in (record.features["text"] or "") else 0.05
         answer = prediction(probability, "model-7", record.missing)
         if self.bodies[-1].get("explain"):
-            answer["reasons"] = [{"feature": "text", "phrase": "cancel", "effect": 0.3}]
+            answer["reasons"] = [{"kind": "phrase", "name": "cancel my contract", "effect": 0.3}]
         return {"Body": io.BytesIO(json.dumps(answer).encode())}
 
 
@@ -194,7 +194,7 @@ def test_unknown_customer_is_404_or_a_profile_less_score_when_allowed(api: Runti
 def test_explain_is_passed_through_and_reasons_returned(api: Runtime, context: Any) -> None:
     status, body, _ = call(context, "POST", "/v1/score", {"profile": GOLD, "text": ANGRY, "explain": 3})
     assert status == 200 and api.bodies[-1]["explain"] == 3
-    assert body["reasons"] == [{"feature": "text", "phrase": "cancel", "effect": 0.3}]
+    assert body["reasons"] == [{"kind": "phrase", "name": "cancel my contract", "effect": 0.3}]
 
 
 def test_text_over_the_limit_is_shortened_and_flagged(api: Runtime, context: Any) -> None:
@@ -343,8 +343,11 @@ def test_one_call_shows_status_and_score_and_nothing_from_the_transcript(
     assert "cancel" not in json.dumps(body)
     status, body, _ = call(context, "GET", "/v1/calls/nope")
     assert (status, body) == (404, {"error": "no such call", "field": "call_id"})
-    status, body, _ = call(context, "GET", "/v1/calls/bad%20id")
-    assert status == 400 and body["field"] == "call_id"
+    for bad in ("bad%20id", "b`d"):
+        status, body, _ = call(context, "GET", f"/v1/calls/{bad}")
+        assert status == 400 and body["field"] == "call_id", body
+    status, body, _ = call(context, "GET", "/v1/customers/É`(/calls")
+    assert status == 400 and body["field"] == "customer_id", body
 
 
 def test_customer_calls_newest_first_across_pages_with_an_opaque_cursor(

@@ -60,19 +60,6 @@ def retryable(exc: Exception) -> bool:
     return _code(exc) in _RETRYABLE_CODES or status == 429 or status >= 500
 
 
-def _reasons(body: bytes) -> list[Any] | None:
-    """The reasons an explained prediction carries (the contract's parse_score reads the rest)."""
-    payload = json.loads(body)
-    if (
-        isinstance(payload, Mapping)
-        and isinstance(payload.get("predictions"), list)
-        and payload["predictions"]
-    ):
-        payload = payload["predictions"][0]
-    reasons = payload.get("reasons") if isinstance(payload, Mapping) else None
-    return reasons if isinstance(reasons, list) else None
-
-
 class EndpointScorer:
     def __init__(
         self,
@@ -110,14 +97,10 @@ class EndpointScorer:
                     f"the model refused the record (status {_original_status(exc) or 'unknown'})"
                 ) from None
             raise
-        body = response["Body"].read()
-        score = parse_score(body)  # raises ResponseError: a broken endpoint is our 500, not the caller's
-        return Score(
-            score.probability,
-            score.model_version,
-            score.missing_features,
-            _reasons(body) if explain else None,
-        )
+        # The shared contract's reader (ResponseError: a broken endpoint is our 500, not the caller's).
+        score = parse_score(response["Body"].read())
+        reasons = score.reasons if explain else None
+        return Score(score.probability, score.model_version, score.missing_features, reasons)
 
 
 def _log_retry(exc: Exception, attempt: int) -> None:
