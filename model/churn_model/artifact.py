@@ -7,7 +7,9 @@ Layout of ``<model_dir>``::
     model.json            version, created_at (UTC), library versions, classifier,
                           hyperparameters, suggested thresholds
     metrics.json          written by evaluate
-    encoder/              the sentence-transformers files, copied from the package
+    encoder/              MiniLM: the sentence-transformers files, copied from the package,
+                          plus onnx/model_qint8.onnx (exported and quantised at training time);
+                          static tier: the model2vec table distilled at training time
     *.png                 ROC, precision-recall and calibration plots
 
 Nothing is downloaded at load time: the encoder is read from ``encoder/``.
@@ -27,6 +29,8 @@ import numpy as np
 from churn_contracts.endpoint import FeatureSpec
 from sklearn.pipeline import Pipeline
 
+from .encoder import SentenceEncoder, onnx_ready_dir, static_ready_dir
+from .encoder_onnx import int8_path
 from .pipeline import encoders, set_n_jobs, to_matrix
 
 MODEL_FILE = "model.joblib"
@@ -65,7 +69,8 @@ class ChurnModel:
             return np.zeros(0, dtype=np.float64)
         matrix = to_matrix(records, self.spec)
         n_jobs = 1 if len(records) <= SERIAL_BATCH else -1
-        with joblib.parallel_config(n_jobs=n_jobs):  # thread-local, so safe under a threaded server
+        # Threads: worker processes would get a pickled copy of the encoder on every call (3-4x slower).
+        with joblib.parallel_config(backend="threading", n_jobs=n_jobs):  # thread-local config
             return self.pipeline.predict_proba(matrix)[:, self._positive]
 
     def warm_up(self) -> None:
@@ -81,10 +86,15 @@ class ChurnModel:
 
 
 def load_model(
-    model_dir: str | Path, *, device: str | None = None, precision: str | None = None
+    model_dir: str | Path,
+    *,
+    device: str | None = None,
+    precision: str | None = None,
+    backend: str | None = None,
 ) -> ChurnModel:
-    """Load an artifact directory. ``device`` None picks CUDA when present;
-    ``precision`` None picks the encoder's default for the device (see encoder.py)."""
+    """Load an artifact directory. ``device`` None picks CUDA when present; ``backend``
+    and ``precision`` None pick the encoder's defaults for the device (see encoder.py):
+    ONNX int8 on CPU where the artifact carries it, else PyTorch."""
     model_dir = Path(model_dir).resolve()
     for required in (MODEL_FILE, FEATURES_FILE, METADATA_FILE):
         if not (model_dir / required).is_file():
@@ -98,8 +108,10 @@ def load_model(
             encoder.model_path = str(model_dir / encoder.model_path)
         encoder.device = device
         encoder.precision = precision
+        encoder.backend = backend
         encoder.cache_dir = None
         encoder.show_progress_bar = False
+        _check_encoder_files(encoder)
     set_n_jobs(pipeline, None)  # decided per call through joblib.parallel_config
     for encoder in encoders(pipeline):
         encoder.model  # noqa: B018 - load the weights now, not on the first request
@@ -123,7 +135,8 @@ def save_model(
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     found = list(encoders(pipeline))
-    sources = {e.resolved_path.resolve() for e in found}
+    # MiniLM artifacts carry the ONNX int8 file, so they serve on a CPU without exporting.
+    sources = {_encoder_files(e).resolve() for e in found}
     if len(sources) > 1:
         raise ValueError(f"all text features must share one encoder, found {sorted(map(str, sources))}")
     if sources:
@@ -135,7 +148,12 @@ def save_model(
     try:
         for encoder in found:
             encoder.set_params(
-                model_path=ENCODER_DIR, device=None, precision=None, cache_dir=None, show_progress_bar=False
+                model_path=ENCODER_DIR,
+                device=None,
+                precision=None,
+                backend=None,
+                cache_dir=None,
+                show_progress_bar=False,
             )
         joblib.dump(pipeline, model_dir / MODEL_FILE, compress=3)
     finally:
@@ -146,6 +164,25 @@ def save_model(
     _write_json(model_dir / FEATURES_FILE, features)
     _write_json(model_dir / METADATA_FILE, dict(metadata))
     return model_dir
+
+
+def _encoder_files(encoder: SentenceEncoder) -> Path:
+    if encoder.encoder == "static":
+        return static_ready_dir(encoder.source_path)
+    return onnx_ready_dir(encoder.source_path)
+
+
+def _check_encoder_files(encoder: SentenceEncoder) -> None:
+    """Fail at load, not on the first request, when the artifact lacks what its encoder needs."""
+    if encoder.encoder == "static":
+        static_ready_dir(encoder.source_path, build=False)
+    elif encoder.resolved_backend == "onnx":
+        if encoder.backend is None and not int8_path(encoder.source_path).is_file():
+            # An artifact from before the ONNX default: PyTorch on CPU, never an export at serve time.
+            logger.warning("%s has no ONNX encoder; serving with PyTorch", encoder.source_path)
+            encoder.backend = "torch"
+        else:
+            onnx_ready_dir(encoder.source_path, build=False)
 
 
 def _copy_encoder(source: Path, target: Path) -> None:

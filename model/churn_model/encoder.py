@@ -14,12 +14,21 @@ Behaviour worth knowing:
 - Any piece longer than the encoder's window (256 tokens) is cut into token
   windows at token boundaries; every window is embedded and the windows are
   averaged, weighted by their token counts. Nothing is silently cut.
-- Precision (``precision``): ``fp32``, ``bf16`` or dynamic ``int8``, chosen at
-  load time and never pickled. The default is fp32 on a GPU; on a CPU, bf16
-  where the CPU computes it natively (AVX512-BF16/AMX: about 1.7x fp32 here, with
-  cosine 0.9999 to fp32), else int8 (about 2x fp32, cosine ~0.97). Dynamic int8
-  scales activations per forward pass, so each text gets a pass of its own and
-  its vector does not depend on which other texts share the request.
+- ``encoder`` says what the vectors are: ``"minilm"`` (the transformer) or
+  ``"static"`` (a model2vec table distilled from it at training time, see
+  encoder_static.py). It is pickled: the classifier was fitted on those vectors.
+- ``backend`` and ``precision`` say how MiniLM runs, chosen at load time and
+  never pickled. On a CPU the default is ONNX Runtime, dynamic int8, one
+  unpadded pass per piece (encoder_onnx.py): the fastest path here that keeps
+  cosine >= 0.99 to fp32. On a GPU it is PyTorch fp32 (fp16 on request). The
+  PyTorch path also offers bf16 and its own dynamic int8 on CPU; bf16 is not
+  deterministic across batches on CPU, so it is never a default.
+- Whatever the backend, a record's vector does not depend on its batch-mates:
+  dynamic int8 (either runtime) runs each text alone, fp32 batches are padded
+  with an attention mask (differences ~1e-7), static vectors are token means.
+- The ONNX file and the static table are built at training time into a build
+  directory (``CHURN_ENCODER_BUILD_DIR``, default ``~/.cache/churn-alerts/encoders``)
+  and copied into the artifact; nothing is exported or downloaded at serve time.
 """
 
 from __future__ import annotations
@@ -49,8 +58,9 @@ _POOLING_SCHEME = "tokwin-mean-v1"
 # Sentence ends in the rendered customer text (turns are joined by one space).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _QUANTISATION = "int8dyn-perchannel-pertext"
+_ORT_QUANTISATION = "ort-int8dyn-perchannel-perpiece"
 
-_LOADED: dict[tuple[str, str, str], SentenceTransformer] = {}
+_LOADED: dict[tuple[str, ...], Any] = {}
 _LOAD_LOCK = threading.Lock()
 _WEIGHTS_DIGEST: dict[str, str] = {}
 
@@ -90,7 +100,9 @@ def _weights_digest(path: Path) -> str:
     return _WEIGHTS_DIGEST[key]
 
 
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+ENCODERS = ("minilm", "static")
+BACKENDS = ("torch", "onnx")
 
 
 def cpu_has_native_bf16() -> bool:
@@ -103,10 +115,75 @@ def cpu_has_native_bf16() -> bool:
 
 
 def default_precision(device: str) -> str:
-    """fp32 on a GPU; on a CPU, bf16 where it is native (fast and faithful), else int8."""
+    """fp32 on a GPU; int8 on a CPU (ONNX, or PyTorch's dynamic int8: both one pass per text)."""
     if device != "cpu":
         return "fp32"
-    return "bf16" if cpu_has_native_bf16() else "int8"
+    return "int8"
+
+
+def default_backend(device: str, precision: str | None = None) -> str:
+    """ONNX Runtime for int8 on a CPU (the default there); PyTorch for everything else."""
+    return "onnx" if device == "cpu" and precision in (None, "int8") else "torch"
+
+
+def build_root() -> Path:
+    """Where training builds the ONNX file and the static table before they go into an artifact."""
+    configured = os.environ.get("CHURN_ENCODER_BUILD_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "churn-alerts" / "encoders"
+
+
+def onnx_ready_dir(source: Path, *, build: bool = True) -> Path:
+    """``source`` if it already carries the int8 ONNX file, else a built copy that does."""
+    from .encoder_onnx import build_onnx_dir, int8_path
+
+    if int8_path(source).is_file():
+        return source
+    target = build_root() / f"{_weights_digest(source)}-onnx-int8"
+    if int8_path(target).is_file():
+        return target
+    if not build:
+        raise FileNotFoundError(f"{source} has no ONNX encoder, and nothing is exported at serve time")
+    _offline()
+    return build_onnx_dir(source, target)
+
+
+def static_ready_dir(source: Path, *, build: bool = True) -> Path:
+    """``source`` if it is a static table, else the table distilled from the model at ``source``."""
+    from .encoder_static import PCA_DIMS, build_static_dir, is_static_dir
+
+    if is_static_dir(source):
+        return source
+    target = build_root() / f"{_weights_digest(source)}-static{PCA_DIMS}"
+    if is_static_dir(target):
+        return target
+    if not build:
+        raise FileNotFoundError(f"{source} is not a static encoder, and nothing is distilled at serve time")
+    _offline()
+    return build_static_dir(source, target)
+
+
+def load_backend_model(path: Path, encoder: str, backend: str, device: str, precision: str) -> Any:
+    """The loaded network for one encoder kind and backend, once per process."""
+    if encoder == "static":
+        key = (str(path.resolve()), "static", "cpu", "fp32")
+        with _LOAD_LOCK:
+            if key not in _LOADED:
+                from .encoder_static import StaticSentenceModel
+
+                _LOADED[key] = StaticSentenceModel(path)
+            return _LOADED[key]
+    if backend == "onnx":
+        if device != "cpu" or precision != "int8":
+            raise ValueError(f"the ONNX backend runs int8 on CPU only, not {precision} on {device!r}")
+        key = (str(path.resolve()), "onnx", device, precision)
+        with _LOAD_LOCK:
+            if key not in _LOADED:
+                _offline()
+                from .encoder_onnx import OnnxSentenceModel
+
+                _LOADED[key] = OnnxSentenceModel(path)
+            return _LOADED[key]
+    return load_sentence_model(path, device, precision)
 
 
 def load_sentence_model(path: Path, device: str, precision: str) -> SentenceTransformer:
@@ -115,6 +192,8 @@ def load_sentence_model(path: Path, device: str, precision: str) -> SentenceTran
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "int8" and device != "cpu":
         raise ValueError(f"dynamic int8 quantisation runs on CPU only, not on {device!r}")
+    if precision == "fp16" and device == "cpu":
+        raise ValueError("fp16 runs on a GPU only; use int8 (or bf16) on CPU")
     if not (path / "modules.json").is_file():
         raise FileNotFoundError(f"no sentence-transformers model at {path} (modules.json missing)")
     key = (str(path.resolve()), device, precision)
@@ -128,6 +207,8 @@ def load_sentence_model(path: Path, device: str, precision: str) -> SentenceTran
             model.eval()
             if precision == "bf16":
                 model = model.to(torch.bfloat16)
+            elif precision == "fp16":
+                model = model.half()
             elif precision == "int8":
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -169,8 +250,11 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         In a saved artifact it is relative (``"encoder"``) and resolved on load.
     batch_size: texts per ``encode()`` batch.
     device: ``"cpu"``, ``"cuda"``...; ``None`` picks CUDA when present.
-    precision: ``"fp32"``, ``"bf16"`` or ``"int8"`` (dynamic, CPU only); ``None``
-        picks :func:`default_precision` for the device.
+    precision: ``"fp32"``, ``"fp16"`` (GPU), ``"bf16"`` or ``"int8"`` (dynamic, CPU
+        only); ``None`` picks :func:`default_precision` for the device.
+    encoder: ``"minilm"`` or ``"static"`` (distilled from MiniLM at training time).
+    backend: ``"torch"`` or ``"onnx"`` (MiniLM only); ``None`` picks ONNX on CPU,
+        PyTorch on a GPU.
     cache_dir: an :class:`~churn_model.cache.EmbeddingCache` directory (training
         only; the artifact is saved without it).
     show_progress_bar: a tqdm bar over the batches.
@@ -189,6 +273,8 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         cache_dir: str | None = None,
         show_progress_bar: bool = False,
         granularity: str = "sentence",
+        encoder: str = "minilm",
+        backend: str | None = None,
     ) -> None:
         self.model_path = model_path
         self.batch_size = batch_size
@@ -197,6 +283,8 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         self.cache_dir = cache_dir
         self.show_progress_bar = show_progress_bar
         self.granularity = granularity
+        self.encoder = encoder
+        self.backend = backend
 
     # --- scikit-learn -------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> SentenceEncoder:
@@ -222,6 +310,8 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state.setdefault("granularity", "text")  # artifacts from before sentence pooling
+        state.setdefault("encoder", "minilm")  # artifacts from before the static tier
+        state.setdefault("backend", None)
         if "quantize" in state:  # artifacts from before the precision switch
             quantize = state.pop("quantize")
             state["precision"] = None if quantize is None else ("int8" if quantize else "fp32")
@@ -229,22 +319,52 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
     # --- the network -------------------------------------------------------
     @property
-    def resolved_path(self) -> Path:
+    def source_path(self) -> Path:
+        """The model directory as given: the packaged MiniLM, or an artifact's ``encoder/``."""
         return Path(self.model_path) if self.model_path else packaged_model_path()
 
     @property
+    def resolved_path(self) -> Path:
+        """The directory the vectors come from, built at training time where needed."""
+        source = self.source_path
+        if self.encoder == "static":
+            return static_ready_dir(source)
+        if self.resolved_backend == "onnx":
+            return onnx_ready_dir(source)
+        return source
+
+    @property
     def resolved_device(self) -> str:
-        return self.device or default_device()
+        return "cpu" if self.encoder == "static" else (self.device or default_device())
+
+    @property
+    def resolved_backend(self) -> str:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
+        if self.encoder == "static":
+            return "static"
+        backend = self.backend or default_backend(self.resolved_device, self.precision)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        return backend
 
     @property
     def resolved_precision(self) -> str:
+        if self.encoder == "static":
+            return "fp32"
         return self.precision or default_precision(self.resolved_device)
 
     @property
-    def model(self) -> SentenceTransformer:
+    def model(self) -> Any:
         model = self.__dict__.get("_model")
         if model is None:
-            model = load_sentence_model(self.resolved_path, self.resolved_device, self.resolved_precision)
+            model = load_backend_model(
+                self.resolved_path,
+                self.encoder,
+                self.resolved_backend,
+                self.resolved_device,
+                self.resolved_precision,
+            )
             self._model = model
         return model
 
@@ -261,11 +381,17 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
     @property
     def identity(self) -> str:
-        """What the vectors depend on: weights, precision, window and pooling."""
-        precision = _QUANTISATION if self.resolved_precision == "int8" else self.resolved_precision
+        """What the vectors depend on: weights, backend, precision, window and pooling."""
+        backend = self.resolved_backend
+        if backend == "static":
+            precision = "static"
+        elif self.resolved_precision == "int8":
+            precision = _QUANTISATION if backend == "torch" else _ORT_QUANTISATION
+        else:
+            precision = self.resolved_precision
         digest = _weights_digest(self.resolved_path)
         scheme = f"{self.granularity}-{_POOLING_SCHEME}"
-        return f"{digest}-{precision}-seq{self.model.max_seq_length}-{scheme}"
+        return f"{digest}-{precision}-seq{min(self.model.max_seq_length, 99999)}-{scheme}"
 
     def _embedding_cache(self) -> EmbeddingCache | None:
         if not self.cache_dir:
@@ -309,7 +435,8 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return pooled.astype(np.float32)
 
     def _encode(self, pieces: list[str], owners: np.ndarray) -> np.ndarray:
-        if self.resolved_precision != "int8":
+        # ONNX int8 runs each piece alone inside its own encode(); static vectors are token means.
+        if self.resolved_precision != "int8" or self.resolved_backend != "torch":
             return np.asarray(
                 self.model.encode(
                     pieces,

@@ -282,7 +282,7 @@ def test_tables_are_encrypted_recoverable_and_retained(stack: Any) -> None:
     tables = of_type(translated, "AWS::DynamoDB::Table")
     assert {"CallsTable", "ProfilesTable"} <= set(tables)
     for logical_id, resource in tables.items():
-        assert resource.get("DeletionPolicy") == "Retain", logical_id
+        assert resource.get("DeletionPolicy") == "RetainExceptOnCreate", logical_id
         properties = resource["Properties"]  # MOTO_IGNORES: SSE, PITR and TTL are asserted here
         assert properties["SSESpecification"]["SSEEnabled"] is True, logical_id
         assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, (

@@ -239,7 +239,7 @@ def test_threshold_defaults_are_ordered():
 def test_model_uses_the_pytorch_inference_dlc_by_region():
     container = props("ScoringModel")["PrimaryContainer"]
     image, variables = container["Image"]["Fn::Sub"]
-    assert image.endswith("/pytorch-inference:2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker")
+    assert image.endswith("/pytorch-inference:2.6.0-${Flavour}-py312${Cuda}-ubuntu22.04-sagemaker")
     assert variables["Account"] == {"Fn::FindInMap": ["DlcRegistry", {"Ref": "AWS::Region"}, "Account"]}
     assert container["ModelDataUrl"] == {"Ref": "ModelDataUrl"}
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
@@ -248,25 +248,76 @@ def test_model_uses_the_pytorch_inference_dlc_by_region():
     assert all(re.fullmatch(r"\d{12}", entry["Account"]) for entry in mapping.values())
 
 
-def test_endpoint_config_instance_type_parameter():
-    parameter = T["Parameters"]["EndpointInstanceType"]
-    assert parameter["Default"] == "ml.g4dn.xlarge"
-    assert {"ml.g5.xlarge", "ml.g6.xlarge"} <= set(parameter["AllowedValues"])
+def test_endpoint_modes_pick_consistent_instance_types():
+    mode = T["Parameters"]["EndpointMode"]
+    assert (mode["Default"], mode["AllowedValues"]) == ("gpu", ["gpu", "cpu", "serverless", "none"])
+    gpu, cpu = T["Parameters"]["EndpointInstanceType"], T["Parameters"]["EndpointCpuInstanceType"]
+    assert gpu["Default"] == "ml.g4dn.xlarge"
+    assert {"ml.g5.xlarge", "ml.g6.xlarge"} <= set(gpu["AllowedValues"])
+    assert all(t.startswith(("ml.g4dn.", "ml.g5.", "ml.g6.")) for t in gpu["AllowedValues"])
+    assert all(t.startswith(("ml.c", "ml.m")) for t in cpu["AllowedValues"]), "no GPU types in cpu mode"
     (variant,) = props("ScoringEndpointConfig")["ProductionVariants"]
-    assert variant["InstanceType"] == {"Ref": "EndpointInstanceType"}
+    assert variant["InstanceType"] == {
+        "Fn::If": [
+            "ServerlessEndpoint",
+            {"Ref": "AWS::NoValue"},
+            {"Fn::If": ["GpuEndpoint", {"Ref": "EndpointInstanceType"}, {"Ref": "EndpointCpuInstanceType"}]},
+        ]
+    }
+    assert variant["ServerlessConfig"]["Fn::If"][1] == {
+        "MemorySizeInMB": {"Ref": "ServerlessMemorySizeInMB"},
+        "MaxConcurrency": {"Ref": "ServerlessMaxConcurrency"},
+    }
+    assert T["Conditions"]["GpuEndpoint"] == {"Fn::Equals": [{"Ref": "EndpointMode"}, "gpu"]}
+    # The GPU image only where there is a GPU; the CPU image for cpu and serverless.
+    image, names = props("ScoringModel")["PrimaryContainer"]["Image"]["Fn::Sub"]
+    assert "2.6.0-${Flavour}-py312${Cuda}-ubuntu22.04" in image
+    assert names["Flavour"] == {"Fn::If": ["GpuEndpoint", "gpu", "cpu"]}
+    assert names["Cuda"] == {"Fn::If": ["GpuEndpoint", "-cu124", ""]}
 
 
 def test_endpoint_resources_exist_only_in_create_mode():
-    assert T["Conditions"]["CreateEndpoint"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ModelDataUrl"}, ""]}]}
-    for logical_id in (
-        "ScoringModelRole",
-        "ScoringModel",
-        "ScoringEndpointConfig",
-        "ScoringEndpoint",
-        "ScoringEndpointScalableTarget",
-        "ScoringEndpointScalingPolicy",
-    ):
+    assert T["Conditions"]["CreateEndpoint"] == {
+        "Fn::And": [
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "ModelDataUrl"}, ""]}]},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "EndpointMode"}, "none"]}]},
+        ]
+    }
+    for logical_id in ("ScoringModelRole", "ScoringModel", "ScoringEndpointConfig", "ScoringEndpoint"):
         assert R[logical_id]["Condition"] == "CreateEndpoint"
+    # A serverless endpoint scales itself (to zero); autoscaling is for real-time instances.
+    for logical_id in ("ScoringEndpointScalableTarget", "ScoringEndpointScalingPolicy"):
+        assert R[logical_id]["Condition"] == "RealTimeEndpoint"
+    assert T["Conditions"]["RealTimeEndpoint"] == {
+        "Fn::And": [
+            {"Condition": "CreateEndpoint"},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "EndpointMode"}, "serverless"]}]},
+        ]
+    }
+
+
+def test_an_instance_type_change_replaces_the_endpoint_and_a_model_update_keeps_its_count():
+    # Updating an autoscaled variant to another instance type fails; a new endpoint name means
+    # CloudFormation creates a new endpoint and scalable target, then deletes the old pair.
+    endpoint = props("ScoringEndpoint")
+    parts = endpoint["EndpointName"]["Fn::Join"][1]
+    assert parts[:2] == [{"Ref": "AWS::StackName"}, "churn"]
+    assert "EndpointInstanceType" in str(parts[2]) and "EndpointCpuInstanceType" in str(parts[2])
+    assert "serverless" in str(parts[2])
+    assert endpoint["RetainAllVariantProperties"] is True
+    # Configs are immutable: no fixed name, so every change gets a new generated one.
+    assert "EndpointConfigName" not in props("ScoringEndpointConfig")
+
+
+def test_network_isolation_is_a_parameter_of_the_model():
+    parameter = T["Parameters"]["EndpointNetworkIsolation"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("false", ["true", "false"])
+    assert props("ScoringModel")["EnableNetworkIsolation"] == {
+        "Fn::If": ["IsolateEndpointNetwork", True, False]
+    }
+    assert T["Conditions"]["IsolateEndpointNetwork"] == {
+        "Fn::Equals": [{"Ref": "EndpointNetworkIsolation"}, "true"]
+    }
 
 
 def test_autoscaling_tracks_invocations_per_instance_between_min_and_max():

@@ -1,0 +1,160 @@
+"""The MiniLM encoder on ONNX Runtime, dynamic int8: the CPU default.
+
+Built once at training time (:func:`export_int8`): the transformer is exported
+from the packaged PyTorch weights with ``torch.onnx`` and its weights quantised
+to int8 per channel with ONNX Runtime's dynamic quantiser. The file is stored
+in the artifact's ``encoder/onnx/`` directory, so nothing exports at serve time.
+
+Why not sentence-transformers' own ``backend="onnx"``: it loads and exports
+through ``optimum-onnx``, whose only release needs transformers < 4.58, while
+sentence-transformers 6.2 needs transformers >= 5. The graph and the pooling
+here are the same (transformer, mean over the attention mask, L2 norm).
+
+Dynamic int8 quantises activations with one scale per input tensor, so texts
+sharing a pass would move each other's vectors (cosine down to 0.99 here).
+Every piece therefore runs alone and unpadded: deterministic, and on 2 cores
+faster than padded batches (padding is most of a mixed batch's cost).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ONNX_DIR = "onnx"
+INT8_FILE = "model_qint8.onnx"
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def int8_path(model_dir: Path) -> Path:
+    return Path(model_dir) / ONNX_DIR / INT8_FILE
+
+
+def export_int8(model_dir: Path, target: Path) -> Path:
+    """Export the transformer at ``model_dir`` to ONNX and quantise it to ``target`` (int8)."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel, AutoTokenizer
+
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+    sample = tokenizer(
+        ["a short one", "and a slightly longer sample text"], padding=True, return_tensors="pt"
+    )
+
+    class _Hidden(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return out.last_hidden_state
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fp32 = Path(scratch) / "model.onnx"
+        axes = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "token_embeddings")}
+        torch.onnx.export(
+            _Hidden(model),
+            tuple(sample[name] for name in _INPUTS),
+            str(fp32),
+            input_names=list(_INPUTS),
+            output_names=["token_embeddings"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,  # the TorchScript exporter: no onnxscript needed, and dynamic axes as given
+        )
+        partial = target.with_suffix(".partial")
+        quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
+        partial.replace(target)
+    return target
+
+
+class OnnxSentenceModel:
+    """The parts of a SentenceTransformer the encoder uses, on ONNX Runtime."""
+
+    def __init__(self, model_dir: Path, *, threads: int | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+        from transformers import AutoTokenizer
+
+        model_dir = Path(model_dir)
+        path = int8_path(model_dir)
+        if not path.is_file():
+            raise FileNotFoundError(f"no ONNX encoder at {path}: it is exported at training time")
+        config = json.loads((model_dir / "sentence_bert_config.json").read_text())
+        self.max_seq_length = int(config.get("max_seq_length", 256))
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        self._dimension = int(self.session.get_outputs()[0].shape[-1])
+        # The fast tokenizer for offsets (window cuts); the bare one for encoding.
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+        self._bare = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._bare.no_padding()
+        self._bare.enable_truncation(self.max_seq_length)
+        self._lock = threading.Lock()  # the tokenizer's truncation state is shared
+
+    def get_embedding_dimension(self) -> int:
+        return self._dimension
+
+    def encode(self, pieces: Sequence[str], show_progress_bar: bool = False, **_: Any) -> np.ndarray:
+        """Mean-pooled, L2-normalised vectors, one unpadded pass per piece."""
+        with self._lock:
+            encodings = self._bare.encode_batch(list(pieces))
+        vectors = np.empty((len(encodings), self._dimension), dtype=np.float32)
+        rows: Any = enumerate(encodings)
+        if show_progress_bar:
+            from tqdm.auto import tqdm
+
+            rows = tqdm(rows, total=len(encodings), desc="encoding (onnx int8)", unit="piece")
+        for row, encoding in rows:
+            ids = np.asarray([encoding.ids], dtype=np.int64)
+            feed = {
+                "input_ids": ids,
+                "attention_mask": np.ones_like(ids),
+                "token_type_ids": np.zeros_like(ids),
+            }
+            hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0][0]
+            vector = hidden.mean(axis=0)
+            vectors[row] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        return vectors
+
+
+def build_onnx_dir(source: Path, target: Path) -> Path:
+    """A copy of the encoder files at ``source`` plus ``onnx/model_qint8.onnx``, built atomically."""
+    if int8_path(target).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
+    try:
+        shutil.copytree(
+            source,
+            scratch,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns(".git*", "README.md", "__pycache__"),
+        )
+        export_int8(source, int8_path(scratch))
+        try:
+            scratch.rename(target)
+        except OSError:  # another process built it first
+            if not int8_path(target).is_file():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
