@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,16 @@ STATE_FILE = "state.json"
 DEFAULT_OFFER_RULES = Path(__file__).resolve().parents[2] / "offers" / "default-rules.json"
 # What a worker process inherits from ours; everything else comes from the template.
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "HF_HUB_OFFLINE")
+# Minutes of AWS time compressed to seconds here: leases, the reconciler's age and its "stuck" age,
+# applied only to functions whose template environment declares them (CHURN_LOCAL_<NAME> overrides).
+COMPRESSED_TIME = {
+    "LEASE_SECONDS": "60",
+    "RECONCILE_AFTER_MINUTES": "1",
+    "RECONCILE_AFTER_SECONDS": "60",
+    "STUCK_AFTER_SECONDS": "600",
+}
+# The template's Schedule events (the reconciler's rate(5 minutes)) run this often locally.
+SCHEDULE_EVERY_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,25 @@ def function_environment(spec: FunctionSpec, endpoints: Endpoints) -> dict[str, 
     if endpoints.sagemaker_runtime:
         env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = endpoints.sagemaker_runtime
     env.update(spec.environment)
+    if "RECONCILE_AFTER_MINUTES" in spec.environment or "LEASE_SECONDS" in spec.environment:
+        for name, value in COMPRESSED_TIME.items():
+            env[name] = os.environ.get(f"CHURN_LOCAL_{name}", value)
     return env
+
+
+def scheduled_event(region: str = DEFAULT_REGION) -> dict[str, Any]:
+    """What EventBridge Scheduler sends a scheduled function."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": region,
+        "resources": [],
+        "detail": {},
+    }
 
 
 class LocalStack:
@@ -206,7 +235,35 @@ class LocalStack:
         self._progress(f"running {len(self.invokers)} function(s) on {len(self.runner.routes)} event rule(s)")
         self.runner.start()
         self._exit.callback(self.runner.stop)
+        self._start_schedules()
         self._start_apis()
+
+    def _start_schedules(self) -> None:
+        """The template's Schedule events (the reconciler), compressed to SCHEDULE_EVERY_S."""
+        every = float(os.environ.get("CHURN_LOCAL_SCHEDULE_EVERY_S", SCHEDULE_EVERY_S))
+        resources = load_template(self.template).get("Resources", {})
+        scheduled = [
+            logical_id
+            for logical_id, resource in resources.items()
+            if logical_id in self.invokers
+            and any(
+                (event or {}).get("Type") in {"Schedule", "ScheduleV2"}
+                for event in ((resource.get("Properties") or {}).get("Events") or {}).values()
+            )
+        ]
+        if not scheduled or every <= 0:
+            return
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(every):
+                for logical_id in scheduled:
+                    self.invokers[logical_id].invoke_async(scheduled_event(self.region))
+
+        thread = threading.Thread(target=tick, name="local-schedules", daemon=True)
+        thread.start()
+        self._exit.callback(stop.set)
+        self._progress(f"running {', '.join(scheduled)} every {every:g} s (the template's schedule, compressed)")
 
     def _start_apis(self) -> None:
         from .api_gateway import Credentials, serve_apis

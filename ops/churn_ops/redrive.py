@@ -18,6 +18,9 @@ What a failed message holds decides how it is sent again:
 
 A message is deleted only after it was sent; one that fails stays in the queue. The report names
 message ids, kinds and targets, never the payloads (they carry customer ids and keys).
+
+Sends are paced (``--rate``, default 5 per second): a redrive of a day's backlog must not become
+the burst that filled the queue (Transcribe starts 25 jobs/s, the endpoint has its own capacity).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -35,6 +39,7 @@ from botocore.exceptions import ClientError
 from churn_ops.stack import AWS_SETUP_ERRORS, StackError, aws_error_line, stack_outputs
 
 RECEIVE_BATCH = 10
+DEFAULT_RATE = 5.0  # sends per second
 # Long enough to send a batch; a message not deleted reappears after it.
 VISIBILITY_TIMEOUT_S = 60
 
@@ -61,11 +66,29 @@ class Outcome:
     reason: str = ""
 
 
+class Pacer:
+    """At most ``rate`` sends per second (0: unpaced)."""
+
+    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._clock, self._sleep = clock, sleep
+        self._next = None
+
+    def wait(self) -> None:
+        now = self._clock()
+        if self._next is not None and now < self._next:
+            self._sleep(self._next - now)
+            now = self._next
+        self._next = now + self.interval
+
+
 @dataclass
 class Report:
     queue_url: str
     dry_run: bool
     outcomes: list[Outcome] = field(default_factory=list)
+    rate: float = DEFAULT_RATE
+    elapsed_s: float = 0.0
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -78,6 +101,8 @@ class Report:
             "queue_url": self.queue_url,
             "dry_run": self.dry_run,
             "counts": self.counts(),
+            "rate_per_s": self.rate,
+            "elapsed_s": round(self.elapsed_s, 2),
             "messages": [asdict(outcome) for outcome in self.outcomes],
         }
 
@@ -159,8 +184,12 @@ def redrive(
     dry_run: bool = False,
     limit: int = 1000,
     wait_s: int = 1,
+    rate: float = DEFAULT_RATE,
+    pacer: Pacer | None = None,
 ) -> Report:
-    report = Report(queue_url=queue_url, dry_run=dry_run)
+    report = Report(queue_url=queue_url, dry_run=dry_run, rate=rate)
+    pacer = pacer or Pacer(rate)
+    started = time.monotonic()
     looked_at: list[str] = []
     try:
         for message in receive(sqs, queue_url, limit, wait_s):
@@ -173,8 +202,10 @@ def redrive(
                 function=function,
                 to_queue=to_queue,
                 dry_run=dry_run,
+                pacer=pacer,
             )
     finally:
+        report.elapsed_s = time.monotonic() - started
         # A dry run keeps what it read invisible while it scans (so nothing is read twice), then
         # puts it all straight back rather than hiding it for the visibility timeout.
         for receipt in looked_at:
@@ -192,6 +223,7 @@ def _redrive_one(
     function: str | None,
     to_queue: str | None,
     dry_run: bool,
+    pacer: Pacer,
 ) -> None:
     queue_url = report.queue_url
     message_id = message["MessageId"]
@@ -206,6 +238,7 @@ def _redrive_one(
         looked_at.append(message["ReceiptHandle"])
         report.outcomes.append(Outcome(message_id, resend.kind, resend.target, "would-send"))
         return
+    pacer.wait()
     try:
         send(resend, lambda_client=lambda_client, sqs=sqs)
     except (ClientError, RedriveError) as exc:
@@ -237,6 +270,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--function", help="function to invoke for a Lambda DLQ (its messages do not name it)")
     p.add_argument("--to-queue", help="move every message to this queue URL instead of invoking")
     p.add_argument("--limit", type=int, default=1000, help="at most this many messages (default 1000)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=DEFAULT_RATE,
+        help=f"at most this many sends per second (default {DEFAULT_RATE:g}; 0: unpaced)",
+    )
     p.add_argument("--region", default=None)
     p.add_argument(
         "--dry-run", action="store_true", help="report what would be sent; send and delete nothing"
@@ -268,6 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             to_queue=args.to_queue,
             dry_run=args.dry_run,
             limit=args.limit,
+            rate=args.rate,
         )
     except (RedriveError, StackError) as exc:
         print(f"error: {exc}", file=sys.stderr)

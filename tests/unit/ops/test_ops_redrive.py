@@ -211,3 +211,28 @@ def test_cli_reads_the_queue_from_the_stack_outputs(
     assert json.loads(capsys.readouterr().out)["queue_url"] == dlq
     assert redrive.main(["--stack", "churn-alerts", "--output", "Nope"]) == 2
     assert "FailuresQueueUrl" in capsys.readouterr().err
+
+
+def test_sends_are_paced_at_the_rate_and_the_report_says_so(aws: boto3.Session) -> None:
+    """Issue 10 section 3: a redrive of a backlog must not become a burst."""
+    arn = _function(aws, "ScoreCall")
+    sqs = aws.client("sqs")
+    dlq = _queue(aws, "score-call-failures")
+    for index in range(6):
+        sqs.send_message(QueueUrl=dlq, MessageBody=_destination_record(arn, {"n": index}))
+    clock = [100.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock[0] += seconds
+
+    pacer = redrive.Pacer(2.0, clock=lambda: clock[0], sleep=sleep)
+    report = redrive.redrive(
+        dlq, sqs=sqs, lambda_client=aws.client("lambda"), wait_s=0, rate=2.0, pacer=pacer
+    )
+    assert report.counts() == {"sent": 6}
+    assert sleeps == [0.5] * 5  # the first goes at once, then one every half second
+    document = report.to_dict()
+    assert document["rate_per_s"] == 2.0 and "elapsed_s" in document
+    assert redrive.parser().parse_args(["--queue", "q"]).rate == redrive.DEFAULT_RATE == 5.0

@@ -12,7 +12,12 @@ from churn_lambda.retry import Backoff, call_with_backoff
 
 from ..models import JobRequest, TranscriptionRejectedError
 
-_THROTTLED = {"LimitExceededException", "ThrottlingException", "TooManyRequestsException"}
+_THROTTLED = {
+    "LimitExceededException",
+    "LimitExceededConcurrentJobException",  # the deferred-job queue (10,000) is full
+    "ThrottlingException",
+    "TooManyRequestsException",
+}
 _TRANSIENT = {"InternalFailureException", "ServiceUnavailableException"}
 
 log = logging.getLogger(__name__)
