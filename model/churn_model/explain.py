@@ -52,6 +52,8 @@ PHRASE = "phrase"
 PROFILE_METHOD = "reference-replacement"
 PHRASE_METHOD = "leave-one-sentence-out"
 DEFAULT_K = 3
+# Whole-text encoders: sentences whose removal is measured exactly per call (see Explainer._screened).
+SCREENED_PHRASES = 2
 MAX_K = 20
 REFERENCE_KEY = "reference"
 # The encoder's own sentence split (encoder._SENTENCE_END): a phrase is exactly one pooled piece.
@@ -261,7 +263,7 @@ class Explainer:
                     (i, Reason(PROFILE, name, value, 0.0, PROFILE_METHOD, reference=self.reference[name]))
                 )
         profile_rows = len(variants)
-        text_blocks, phrase_variants = self._text_blocks(records)
+        text_blocks, phrase_variants = self._text_blocks(records, self._profile_part(base))
         for i, reason in phrase_variants:
             rows.append(base[i][None, :])
             variants.append((i, reason))
@@ -288,13 +290,21 @@ class Explainer:
             for i in range(n)
         ]
 
+    def _profile_part(self, matrix: np.ndarray) -> np.ndarray:
+        """The classifier's input for ``matrix`` with the text blocks left at zero."""
+        X = np.zeros((len(matrix), self._width), dtype=np.float64)
+        for _, transformer, columns, where in self._blocks:
+            if not isinstance(transformer, SentenceEncoder):
+                X[:, where] = transformer.transform(matrix[:, columns])
+        return X
+
     def _text_blocks(
-        self, records: Sequence[Mapping[str, Any]]
+        self, records: Sequence[Mapping[str, Any]], base: np.ndarray
     ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[tuple[int, Reason]]]:
-        """Per text block: the full texts' vectors and, for every sentence, the vector without it."""
+        """Per text block: the full texts' vectors and the vector without each phrase explained."""
         blocks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         variants: list[tuple[int, Reason]] = []
-        for name, encoder, column, _ in self._blocks:
+        for name, encoder, column, where in self._blocks:
             if not isinstance(encoder, SentenceEncoder):
                 continue
             field_name = self.spec.all[column]
@@ -302,38 +312,59 @@ class Explainer:
             sentences = [split_sentences(t) for t in texts]
             if encoder.granularity == "sentence":
                 full, removed, sentence_vectors = self._pooled(encoder, sentences)
+                chosen = [(i, j) for i, parts in enumerate(sentences) for j in range(len(parts))]
             else:
-                shorter = [
-                    without_sentence(t, j)
-                    for t, parts in zip(texts, sentences, strict=True)
-                    for j in range(len(parts))
-                ]
-                vectors = encoder.embed(texts + shorter + [s for parts in sentences for s in parts])
-                count = len(shorter)
-                full, removed = vectors[: len(texts)], vectors[len(texts) : len(texts) + count]
-                sentence_vectors = vectors[len(texts) + count :]
-            k = 0
-            for i, parts in enumerate(sentences):
-                for j, sentence in enumerate(parts):
-                    topic, similarity = self.topic_of(sentence_vectors[k])
-                    variants.append(
-                        (
-                            i,
-                            Reason(
-                                PHRASE,
-                                field_name,
-                                sentence,
-                                0.0,
-                                PHRASE_METHOD,
-                                sentence=j,
-                                topic=topic,
-                                topic_similarity=similarity,
-                            ),
-                        )
-                    )
-                    k += 1
+                full, removed, sentence_vectors, chosen = self._screened(
+                    encoder, texts, sentences, base, where
+                )
+            flat_index = np.cumsum([0] + [len(parts) for parts in sentences])
+            for i, j in chosen:
+                topic, similarity = self.topic_of(sentence_vectors[flat_index[i] + j])
+                reason = Reason(
+                    PHRASE,
+                    field_name,
+                    sentences[i][j],
+                    0.0,
+                    PHRASE_METHOD,
+                    sentence=j,
+                    topic=topic,
+                    topic_similarity=similarity,
+                )
+                variants.append((i, reason))
             blocks[name] = (np.asarray(full, dtype=np.float64), np.asarray(removed, dtype=np.float64))
         return blocks, variants
+
+    def _screened(
+        self,
+        encoder: SentenceEncoder,
+        texts: list[str],
+        sentences: list[list[str]],
+        base: np.ndarray,
+        where: slice,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]]:
+        """A whole-text encoder: re-encoding the call once per sentence would cost a call per
+        sentence, so a screen picks the candidates first. Each sentence is scored on its own in
+        place of the call (its vector is needed for the topic anyway); the
+        :data:`SCREENED_PHRASES` that score highest per call are removed and the shorter calls
+        re-encoded, all in one batch. Their effects are exact; the other sentences get none."""
+        flat = [s for parts in sentences for s in parts]
+        owner = np.asarray([i for i, parts in enumerate(sentences) for _ in parts], dtype=int)
+        full = encoder.embed(texts)  # exactly what the plain score encodes
+        sentence_vectors = _screen_vectors(encoder, flat)
+        chosen: list[tuple[int, int]] = []
+        if flat:
+            X = base[owner].copy()
+            X[:, where] = sentence_vectors
+            alone = self._classifier.predict_proba(X)[:, self._positive]
+            start = 0
+            for i, parts in enumerate(sentences):
+                own = alone[start : start + len(parts)]
+                start += len(parts)
+                best = np.argsort(-own, kind="stable")[:SCREENED_PHRASES]
+                chosen += [(i, int(j)) for j in sorted(best)]
+        shorter = [without_sentence(texts[i], j) for i, j in chosen]
+        removed = encoder.embed(shorter) if shorter else np.zeros((0, full.shape[1]), dtype=np.float32)
+        return full, removed, sentence_vectors, chosen
 
     def _pooled(
         self, encoder: SentenceEncoder, sentences: list[list[str]]
@@ -363,6 +394,38 @@ class Explainer:
                 removed.append(_pool(rest) if len(rest) else _unit(empty))
         removed_array = np.stack(removed) if removed else np.zeros((0, vectors.shape[1]))
         return _float32(full), _float32(removed_array), sentence_vectors[:-1]
+
+
+def _screen_vectors(encoder: SentenceEncoder, sentences: list[str]) -> np.ndarray:
+    """Sentence vectors for the screen and the topics only, never for a reported effect: one
+    padded batch where the backend batches (int8 batch-mates shift them a little, which a
+    ranking and a topic tolerate), each sentence alone where it does not (ONNX)."""
+    if not sentences:
+        return np.zeros((0, encoder.dimension), dtype=np.float32)
+    model = encoder.model
+    if hasattr(model, "session") and hasattr(model, "tokenizer"):  # encoder_onnx.OnnxSentenceModel
+        return _onnx_batch(model, sentences)
+    vectors = model.encode(
+        sentences, batch_size=len(sentences), show_progress_bar=False, convert_to_numpy=True
+    )
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def _onnx_batch(model: Any, sentences: list[str]) -> np.ndarray:
+    """One padded ONNX Runtime pass over all sentences, mean-pooled over the real tokens."""
+    batch = model.tokenizer(
+        sentences, padding=True, truncation=True, max_length=model.max_seq_length, return_tensors="np"
+    )
+    feed = {
+        "input_ids": batch["input_ids"].astype(np.int64),
+        "attention_mask": batch["attention_mask"].astype(np.int64),
+        "token_type_ids": np.zeros_like(batch["input_ids"], dtype=np.int64),
+    }
+    inputs = {i.name for i in model.session.get_inputs()}
+    hidden = model.session.run(None, {k: v for k, v in feed.items() if k in inputs})[0]
+    mask = feed["attention_mask"][:, :, None].astype(np.float32)
+    pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1.0)
+    return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def _pool(vectors: np.ndarray) -> np.ndarray:
