@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -94,7 +95,11 @@ def load_model(
 ) -> ChurnModel:
     """Load an artifact directory. ``device`` None picks CUDA when present; ``backend``
     and ``precision`` None pick the encoder's defaults for the device (see encoder.py):
-    ONNX int8 on CPU where the artifact carries it, else PyTorch."""
+    ONNX int8 on CPU where the artifact carries it, else PyTorch. In a container the
+    environment can choose (``CHURN_ENCODER_BACKEND``, ``CHURN_ENCODER_PRECISION``: e.g.
+    ``fp16`` on a GPU endpoint); explicit arguments win."""
+    backend = backend or os.environ.get("CHURN_ENCODER_BACKEND") or None
+    precision = precision or os.environ.get("CHURN_ENCODER_PRECISION") or None
     model_dir = Path(model_dir).resolve()
     for required in (MODEL_FILE, FEATURES_FILE, METADATA_FILE):
         if not (model_dir / required).is_file():

@@ -2,7 +2,8 @@
 
 Layout::
 
-    model.joblib, feature_names.json, model.json, metrics.json, encoder/...   (the model dir)
+    model.joblib, feature_names.json, model.json, metrics.json, encoder/...   (the model dir;
+                               encoder/onnx/model_qint8.onnx or the static table come with it)
     code/inference.py          the four handlers (SAGEMAKER_PROGRAM, default inference.py)
     code/churn_model/...       the modules serving imports and the pickle refers to
     code/churn_contracts/...   the shared endpoint contract
@@ -45,6 +46,9 @@ MODEL_FILES = ("model.joblib", "feature_names.json", "model.json")
 WHEELS_DIR = "wheels"
 # What the pickle and the encoder need, pinned to the training versions; torch stays out.
 PINNED = ("scikit-learn", "joblib", "numpy", "sentence-transformers", "transformers", "tokenizers")
+# Pinned only when the artifact's encoder needs them: ONNX Runtime for the int8 file (the CPU
+# default), model2vec for the static tier.
+ENCODER_PINS = {"onnx/model_qint8.onnx": "onnxruntime", "churn_static.json": "model2vec"}
 NEVER_SHIPPED = frozenset({"torch"})
 # The container: SageMaker PyTorch DLC 2.6, Python 3.12 on x86_64 Linux.
 CONTAINER_PYTHON = "312"
@@ -232,7 +236,9 @@ def pinned_versions(model_dir: Path) -> dict[str, str]:
             _canonical(k): str(v) for k, v in json.loads(model_json.read_text()).get("versions", {}).items()
         }
     versions = {}
-    for dist in PINNED:
+    encoder = Path(model_dir) / "encoder"
+    needed = [*PINNED, *(dist for marker, dist in ENCODER_PINS.items() if (encoder / marker).is_file())]
+    for dist in needed:
         version = recorded.get(_canonical(dist))
         if version is None:
             try:
