@@ -196,7 +196,11 @@ def test_schemathesis_generated_requests_get_no_server_error_and_conform(api: An
         status_code_conformance,
     )
 
-    schema = schemathesis.openapi.from_dict(json.loads(OPENAPI.read_text()))
+    document = json.loads(OPENAPI.read_text())
+    # Authentication is the gateway's, and the tests above cover it: every generated request here
+    # carries a valid signature and key, so schemathesis must not count them as its inputs.
+    document.pop("security", None)
+    schema = schemathesis.openapi.from_dict(document)
     checks = [
         not_a_server_error,
         status_code_conformance,

@@ -260,8 +260,17 @@ def _header(event: dict[str, Any], name: str) -> str | None:
     return None
 
 
+def _query_names(path: str) -> frozenset[str]:
+    return frozenset({"limit", "cursor"}) if path.startswith("/v1/customers/") else frozenset()
+
+
 def precheck(event: dict[str, Any]) -> dict[str, Any] | None:
-    """Refuse oversized and non-JSON bodies before anything parses them (413, 415)."""
+    """Refuse unknown query parameters (400), oversized and non-JSON bodies (413, 415) before
+    anything parses them."""
+    known = _query_names(str(event.get("path") or ""))
+    for name in event.get("multiValueQueryStringParameters") or event.get("queryStringParameters") or {}:
+        if name not in known:
+            return _proxy_error(HTTPStatus.BAD_REQUEST, "unknown query parameter", name[:100])
     if str(event.get("httpMethod", "")).upper() not in {"POST", "PUT", "PATCH"}:
         return None
     body = event.get("body") or ""

@@ -382,6 +382,10 @@ def test_a_forged_or_foreign_cursor_is_400(api: Runtime, aws: Aws, context) -> N
         decode_cursor("x" * 5000, "C-1")
     status, body, _ = call(context, "GET", "/v1/customers/C-1/calls", query={"limit": "0"})
     assert (status, body["field"]) == (400, "limit")
+    status, body, _ = call(context, "GET", "/v1/customers/C-1/calls", query={"limt": "5"})  # a typo surfaces
+    assert (status, body) == (400, {"error": "unknown query parameter", "field": "limt"})
+    status, body, _ = call(context, "GET", "/v1/calls/x", query={"limit": "5"})
+    assert (status, body["field"]) == (400, "limit")
     assert isinstance(CallsReader(None).by_customer_index, str)
 
 
