@@ -130,6 +130,7 @@ bench: setup ## the benchmarks (print figures; needs a trained $(ARTIFACTS)/mode
 	$(PY) model/benchmarks/bench_encoder.py
 	$(PY) model/benchmarks/bench_serving.py --model $(ARTIFACTS)/model
 	$(PY) local/benchmarks/bench_pipeline.py
+	$(PY) local/benchmarks/bench_api.py --model $(ARTIFACTS)/model
 
 bench-asr: setup espeak ## WER and real-time factor of the local speech recognition
 	$(PY) local/benchmarks/bench_asr.py --calls 3 --max-seconds 60
