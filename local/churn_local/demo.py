@@ -518,7 +518,8 @@ def asr_wer(stack: LocalStack, item: Mapping[str, Any], reference: str) -> float
     job = stack.client("transcribe").get_transcription_job(TranscriptionJobName=item["job_name"])[
         "TranscriptionJob"
     ]
-    uri = job["Transcript"]["TranscriptFileUri"]
+    # With PII redaction (the default) only the redacted transcript exists.
+    uri = job["Transcript"].get("TranscriptFileUri") or job["Transcript"]["RedactedTranscriptFileUri"]
     bucket, key = _s3_location(uri)
     document = json.loads(stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
     return word_error_rate(reference, parse_transcript(document).customer_text)

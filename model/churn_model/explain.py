@@ -263,22 +263,18 @@ class Explainer:
                     (i, Reason(PROFILE, name, value, 0.0, PROFILE_METHOD, reference=self.reference[name]))
                 )
         profile_rows = len(variants)
-        text_blocks, phrase_variants = self._text_blocks(records, self._profile_part(base))
-        for i, reason in phrase_variants:
-            rows.append(base[i][None, :])
-            variants.append((i, reason))
-
-        matrix = np.concatenate(rows, axis=0)
         n = len(records)
-        X = np.empty((len(matrix), self._width), dtype=np.float64)
-        for name, transformer, columns, where in self._blocks:
+        # Profile columns once for the records and their replacements; phrase rows reuse a record's.
+        head = self._profile_part(np.concatenate(rows, axis=0))
+        text_blocks, phrase_variants = self._text_blocks(records, head[:n])
+        owners = np.asarray(list(range(n)) + [i for i, _ in variants], dtype=int)
+        variants += phrase_variants
+        X = np.concatenate([head, head[[i for i, _ in phrase_variants]]], axis=0)
+        for name, transformer, _, where in self._blocks:
             if isinstance(transformer, SentenceEncoder):
                 full, removed = text_blocks[name]
-                owners = np.asarray(list(range(n)) + [i for i, _ in variants[:profile_rows]], dtype=int)
                 X[: n + profile_rows, where] = full[owners]
                 X[n + profile_rows :, where] = removed
-            else:
-                X[:, where] = transformer.transform(matrix[:, columns])
         probabilities = self._classifier.predict_proba(X)[:, self._positive]
 
         reasons: list[list[Reason]] = [[] for _ in records]

@@ -219,5 +219,6 @@ def _transcript(stack, transcribe, job_name: str) -> dict:
     from churn_local.demo import _s3_location
 
     job = transcribe.get_transcription_job(TranscriptionJobName=job_name)["TranscriptionJob"]
-    bucket, key = _s3_location(job["Transcript"]["TranscriptFileUri"])
+    transcript = job["Transcript"]  # redaction on by default: only the redacted one exists
+    bucket, key = _s3_location(transcript.get("TranscriptFileUri") or transcript["RedactedTranscriptFileUri"])
     return json.loads(stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())

@@ -153,3 +153,28 @@ def test_phrase_reasons_carry_a_topic(explainer):
     topics = {r.value: r.topic for r in reasons}
     assert topics["My calls keep dropping at home."] == "network"
     assert topics["Another company offered me a cheaper plan."] in {"competitor", "price"}
+
+
+def test_a_sentence_pooling_encoder_is_explained_faithfully_for_every_sentence(tiny_model_dir, customers):
+    # The same artifact read with sentence pooling: a different model, but scored by the same path.
+    from churn_model.pipeline import encoders
+
+    pooled = load_model(tiny_model_dir)
+    for encoder in encoders(pooled.pipeline):
+        encoder.granularity = "sentence"
+    rows = records(customers[:12])
+    explained = Explainer(pooled).explain(rows)
+    np.testing.assert_allclose([e.probability for e in explained], pooled.predict_proba(rows), atol=1e-6)
+    checked = 0
+    for explanation, row in zip(explained, rows, strict=True):
+        phrases = [r for r in explanation.reasons if r.kind == PHRASE]
+        assert len(phrases) == len(split_sentences(row["text"]))  # every sentence measured
+        top = phrases[0]
+        if top.effect <= 0:
+            continue
+        before, after = pooled.predict_proba(
+            [row, dict(row, text=without_sentence(row["text"], top.sentence))]
+        )
+        assert before - after == pytest.approx(top.effect, abs=1e-6)
+        checked += 1
+    assert checked >= 2
