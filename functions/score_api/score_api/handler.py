@@ -286,6 +286,13 @@ def precheck(event: dict[str, Any]) -> dict[str, Any] | None:
         return _proxy_error(
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send a JSON body with Content-Type application/json"
         )
+    if body:
+        # Parsed once here with every failure caught: deep nesting (RecursionError) and over-long
+        # integers (ValueError) are not JSONDecodeErrors, and would otherwise escape as a 5xx.
+        try:
+            json.loads(body)
+        except (ValueError, RecursionError):
+            return _proxy_error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "the body is not valid JSON")
     return None
 
 

@@ -263,6 +263,8 @@ def test_non_finite_numbers_are_refused(api: Runtime, context: Any) -> None:
     ("body", "headers"),
     [
         ("not json {", None),
+        ("[" * 100_000, None),  # nesting past the parser's recursion limit
+        ('{"profile": {}, "text": "x", "explain": ' + "9" * 5000 + "}", None),  # past int digits limit
         ('{"profile": {}, "text": "x"}', {"Content-Type": "text/plain"}),
         ("text=x", {"Content-Type": "application/x-www-form-urlencoded"}),
     ],
