@@ -12,6 +12,7 @@ records to P(churn) (a loaded artifact's ``predict_proba``, or a freshly fitted 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -135,12 +136,23 @@ def check_freeform(predict: Predict, path: Path = FREEFORM_PATH) -> PairsResult:
     return check_pairs(predict, load_freeform_pairs(path), _styles(path))
 
 
-def run_checks(predict: Predict) -> dict[str, Any]:
-    """The seed pair, the free-form pairs and the grammar-side sentiment pairs, as one dict."""
-    seed = check_seed_pair(predict)
-    freeform = check_freeform(predict)
-    written = check_pairs(predict, load_sentiment_pairs())
-    return {"seed_pair": seed, "freeform": freeform, "sentiment_pairs": written}
+def run_checks(predict: Predict, *, grammar_pairs: bool = True) -> dict[str, Any]:
+    """The seed pair, the free-form pairs and (``grammar_pairs``) the grammar-side sentiment pairs."""
+    results: dict[str, Any] = {"seed_pair": check_seed_pair(predict), "freeform": check_freeform(predict)}
+    if grammar_pairs:
+        results["sentiment_pairs"] = check_pairs(predict, load_sentiment_pairs())
+    return results
+
+
+def to_json(results: Mapping[str, Any]) -> dict[str, Any]:
+    """The results as plain JSON (for metrics.json), with ``passed`` for the two checks that gate."""
+    out: dict[str, Any] = {}
+    for key, value in results.items():
+        out[key] = {**dataclasses.asdict(value), "ok": value.ok}
+        if isinstance(value, PairsResult):
+            out[key]["share"] = value.share
+    out["passed"] = checks_passed(results)
+    return out
 
 
 def format_check(

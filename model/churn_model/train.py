@@ -167,6 +167,7 @@ def train_model(
     model_version: str | None = None,
     output_dir: str | Path | None = None,
     plots: bool = True,
+    checks: bool = True,
 ) -> TrainResult:
     """Read, fit, evaluate and (when ``model_dir`` is given) save the artifact."""
     config = config or TrainConfig()
@@ -211,6 +212,10 @@ def train_model(
     created = dt.datetime.now(dt.UTC)
     metrics["seconds"] = seconds
     print(evaluate.summary(metrics), flush=True)
+    if checks and checks_apply(config.spec):
+        mark = time.perf_counter()
+        metrics["checks"] = model_checks(pipeline, config.spec, metrics)
+        seconds["checks"] = time.perf_counter() - mark
 
     if model_dir is not None:
         model_dir = Path(model_dir)
@@ -237,6 +242,26 @@ def train_model(
         logger.info("model %s written to %s", metadata["model_version"], model_dir)
     seconds.setdefault("total", time.perf_counter() - started)
     return TrainResult(pipeline, metrics, model_dir, seconds)
+
+
+def checks_apply(spec: FeatureSpec) -> bool:
+    """The model checks score our profiles with a call's text: they need the names table's columns."""
+    from churn_contracts import features
+
+    return bool(spec.text) and spec.text[0] == features.TEXT and set(spec.all) <= set(features.MODEL_FEATURES)
+
+
+def model_checks(pipeline: Pipeline, spec: FeatureSpec, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The seed's pair and the free-form pairs (churn_model.checks), printed and returned for metrics.json."""
+    from . import checks
+
+    def predict(records: list[dict[str, Any]]) -> np.ndarray:
+        return score(pipeline, records, spec)
+
+    results = checks.run_checks(predict, grammar_pairs=False)
+    oracle = metrics.get("oracle", {}).get("roc_auc")
+    print(checks.format_check(results, test_auc=metrics.get("test", {}).get("roc_auc"), oracle_auc=oracle))
+    return checks.to_json(results)
 
 
 def build_metadata(
@@ -396,6 +421,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--model-version", default=None)
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--no-plots", action="store_true")
+    run.add_argument(
+        "--no-checks",
+        action="store_true",
+        help="skip the model check (seed pair, free-form pairs) on our data",
+    )
     return p
 
 
@@ -561,6 +591,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             model_version=args.model_version,
             output_dir=args.output_data_dir,
             plots=not args.no_plots,
+            checks=not args.no_checks,
         )
     except (dataio.DataError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
