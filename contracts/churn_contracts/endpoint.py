@@ -276,7 +276,11 @@ def parse_score(body: bytes | str) -> Score:
         payload = json.loads(body)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ResponseError("endpoint response is not JSON") from None
-    if isinstance(payload, Mapping) and isinstance(payload.get("predictions"), list) and payload["predictions"]:
+    if (
+        isinstance(payload, Mapping)
+        and isinstance(payload.get("predictions"), list)
+        and payload["predictions"]
+    ):
         payload = payload["predictions"][0]
     if not isinstance(payload, Mapping):
         raise ResponseError("endpoint response is not a prediction object")
