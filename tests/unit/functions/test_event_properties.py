@@ -180,6 +180,7 @@ def test_score_function_handles_or_rejects_every_mutated_event(score, context, e
     assert result["result"] in {"rejected", "ignored", "duplicate", "transcription-failed"}
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(document=mutated(TRANSCRIPTS))
 def test_transcript_parser_answers_or_names_the_problem(document):
