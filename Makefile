@@ -58,7 +58,7 @@ demo: setup ## the main job: the whole pipeline on this machine, no AWS account
 test: lint unit integration functions-py313 ops-test sam-check ## every check CI runs
 
 # The developer loop: contracts, functions and serving handlers, no slow (encoder, training) tests.
-test-fast: setup ## the fast subset: contracts, functions, serving handlers, not slow (about 25 s CPU)
+test-fast: setup ## the fast subset: contracts, functions, serving handlers, not slow (about 1 min of CPU)
 	$(PY) -m pytest tests/unit/contracts tests/unit/functions tests/unit/serving/test_serving_handlers.py \
 	  -q -m "not slow" -p no:cacheprovider
 
