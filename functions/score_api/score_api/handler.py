@@ -4,6 +4,8 @@ The handler is thin: validate (pydantic, via the resolver), call the domain, sha
 Every client error is a 4xx JSON ``{"error", "field"}``; nothing a caller sends gets a 5xx.
 """
 
+# No ``from __future__ import annotations`` here or in models.py: the resolver reads the route
+# functions' annotations at run time to validate and to write the OpenAPI document.
 import json
 import re
 import time
