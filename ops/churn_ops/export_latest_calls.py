@@ -22,7 +22,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ from churn_contracts.transcribe import (
 
 BY_CUSTOMER_INDEX = "by-customer"
 SCORED_STATUSES = (CallStatus.SCORED.value, CallStatus.ALERTED.value)
+# Two round trips per customer (the index, the transcript): a few in flight at once.
+DEFAULT_WORKERS = 8
 LOCAL_STATE = Path(".local-stack") / "state.json"
 
 
@@ -84,8 +87,13 @@ def scan_profiles(profiles: Any, page_size: int = 500) -> Iterator[dict[str, Any
 
 
 def newest_scored_call(calls: Any, customer_id: str) -> dict[str, Any] | None:
-    """The customer's newest call with a score and a transcript, or None."""
+    """The customer's newest call with a score and a transcript, or None.
+
+    Through the table resource's client (threads may share a client, not a resource); that client
+    still converts between Python values and DynamoDB's typed ones.
+    """
     kwargs: dict[str, Any] = {
+        "TableName": calls.name,
         "IndexName": BY_CUSTOMER_INDEX,
         "KeyConditionExpression": "customer_id = :c",
         "FilterExpression": "#s IN (:scored, :alerted) AND attribute_exists(transcript_uri)",
@@ -99,10 +107,10 @@ def newest_scored_call(calls: Any, customer_id: str) -> dict[str, Any] | None:
         "Limit": 10,
     }
     while True:
-        page = calls.query(**kwargs)
+        page = calls.meta.client.query(**kwargs)
         items = page.get("Items", [])
         if items:
-            return items[0]
+            return dict(items[0])
         if "LastEvaluatedKey" not in page:
             return None
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -136,24 +144,41 @@ def customer_text(sources: Sources, transcript_uri: str) -> str | None:
     return conversation.customer_text
 
 
+def _fetch(
+    sources: Sources, item: Mapping[str, Any]
+) -> tuple[Mapping[str, Any], dict[str, Any] | None, str | None]:
+    call = newest_scored_call(sources.calls, str(item[CUSTOMER_ID]))
+    text = customer_text(sources, str(call["transcript_uri"])) if call is not None else None
+    return item, call, text
+
+
 def export_records(
-    sources: Sources, report: ExportReport, *, page_size: int = 500
+    sources: Sources, report: ExportReport, *, page_size: int = 500, workers: int = DEFAULT_WORKERS
 ) -> Iterator[dict[str, Any]]:
-    """One record per profile, built and yielded one at a time."""
-    for item in scan_profiles(sources.profiles, page_size):
-        customer_id = str(item[CUSTOMER_ID])
-        call = newest_scored_call(sources.calls, customer_id)
-        text = None
+    """One record per profile, in the scan's order; one page of customers in flight at a time."""
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        page: list[Mapping[str, Any]] = []
+        for item in scan_profiles(sources.profiles, page_size):
+            page.append(item)
+            if len(page) >= page_size:
+                yield from _records(pool.map(lambda i: _fetch(sources, i), page), report)
+                page = []
+        yield from _records(pool.map(lambda i: _fetch(sources, i), page), report)
+
+
+def _records(
+    fetched: Iterable[tuple[Mapping[str, Any], dict[str, Any] | None, str | None]], report: ExportReport
+) -> Iterator[dict[str, Any]]:
+    for item, call, text in fetched:
         report.customers += 1
         if call is None:
             report.without_scored_call += 1
         else:
             report.with_call += 1
-            text = customer_text(sources, str(call["transcript_uri"]))
             if text is None:
                 report.transcript_unavailable += 1
         record: dict[str, Any] = {
-            CUSTOMER_ID: customer_id,
+            CUSTOMER_ID: str(item[CUSTOMER_ID]),
             CALL_ID: call.get(CALL_ID) if call else None,
             "job_name": call.get("job_name") if call else None,
         }
@@ -162,14 +187,21 @@ def export_records(
         yield record
 
 
-def export(sources: Sources, output: Path, *, page_size: int = 500, progress_every: int = 0) -> ExportReport:
+def export(
+    sources: Sources,
+    output: Path,
+    *,
+    page_size: int = 500,
+    progress_every: int = 0,
+    workers: int = DEFAULT_WORKERS,
+) -> ExportReport:
     """Write the records to ``output`` (JSON Lines), atomically: a partial file never replaces it."""
     report = ExportReport()
     started = time.perf_counter()
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".tmp")
     with partial.open("w", encoding="utf-8") as handle:
-        for record in export_records(sources, report, page_size=page_size):
+        for record in export_records(sources, report, page_size=page_size, workers=workers):
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             if progress_every and report.customers % progress_every == 0:
                 rate = report.customers / max(time.perf_counter() - started, 1e-9)
@@ -249,6 +281,7 @@ def parser() -> argparse.ArgumentParser:
         "--customer-speaker", default=DEFAULT_CUSTOMER_SPEAKER, help="as the stack's CustomerSpeaker"
     )
     p.add_argument("--page-size", type=int, default=500)
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="customers fetched at once")
     return p
 
 
@@ -257,7 +290,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         sources, where = sources_from_args(args)
         print(f"export: from {where}", file=sys.stderr)
-        report = export(sources, args.output, page_size=args.page_size, progress_every=1000)
+        report = export(
+            sources, args.output, page_size=args.page_size, progress_every=1000, workers=args.workers
+        )
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
