@@ -260,7 +260,7 @@ def _plot_distribution(
     ax.bar(edges, histogram, width=width, align="edge", color=colours, edgecolor="white", linewidth=0.3)
     for value, name in ((rule.medium, "medium"), (rule.high, "high")):
         ax.axvline(value, color="black", linestyle="--", linewidth=1)
-        ax.text(value, ax.get_ylim()[1] * 0.95, f" {name} {value:g}", va="top", fontsize=8)
+        ax.text(value, ax.get_ylim()[1] * 0.95, f" {name} {value:.3g}", va="top", fontsize=8)
     total = sum(levels.values()) or 1
     label = ", ".join(f"{k} {v:,} ({v / total:.0%})" for k, v in levels.items())
     ax.set(xlabel="churn probability", ylabel="customers", xlim=(0, 1), title=f"Scores: {label}")
