@@ -18,7 +18,7 @@ OPS_VENV := .venv-ops
 ARTIFACTS ?= artifacts
 
 .PHONY: help setup espeak demo test test-fast lint unit integration functions-py313 sam-check ops-venv ops-test \
-        deploy-check data train package serve invoke stack-up stack-down train-sagemaker batch bench bench-asr fmt clean
+        deploy-check data train package serve invoke stack-up stack-down train-sagemaker batch bench bench-asr bench-chaos fmt clean
 
 help: ## list every target (a test checks that none is missing here)
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -134,6 +134,9 @@ bench: setup ## the benchmarks (print figures; needs a trained $(ARTIFACTS)/mode
 
 bench-asr: setup espeak ## WER and real-time factor of the local speech recognition
 	$(PY) local/benchmarks/bench_asr.py --calls 3 --max-seconds 60
+
+bench-chaos: setup $(FN_VENV)/.installed ## exactly one alert per call under injected faults: CALLS=1000 calls on the local stack
+	HF_HUB_OFFLINE=1 $(PY) local/benchmarks/bench_chaos.py --calls $(or $(CALLS),1000)
 
 fmt: setup ## ruff check --fix and ruff format, on the whole repo
 	$(VENV)/bin/ruff check --fix .
