@@ -178,10 +178,12 @@ def test_upload_to_alert_through_the_real_model(endpoint_url, monkeypatch, caplo
             for name, level in levels.items():
                 logging.getLogger(name).setLevel(level)
 
-        # 6. the call item
+        # 6. the call item: the opaque job name maps to the customer and the call
         item = aws["tables"]["calls"].get_item(Key={"job_name": job_name})["Item"]
         assert result["result"] == "alerted" and again["result"] == "duplicate"
         assert item["status"] == "ALERTED" and item["customer_id"] == CUSTOMER
+        assert CUSTOMER not in job_name and "call" not in job_name.removeprefix(PREFIX)
+        assert item["call_id"] == "2026-11-28 call+1" and "open_status" not in item
         assert item["model_version"] == "tiny-test-model" and item["profile_found"] is True
         assert 0.0 <= float(item["probability"]) <= 1.0 and item["missing_features"] == []
 
@@ -218,6 +220,9 @@ def test_upload_to_alert_through_the_real_model(endpoint_url, monkeypatch, caplo
     assert leaks == []
     captured = capsys.readouterr()
     assert "Zebracanary" not in captured.out and "Zebracanary" not in captured.err
+    # ...nor the object key (it can hold a name or a phone number): not even botocore's DEBUG lines.
+    key_leaks = [r.name for r in caplog.records if "call+1" in f"{r.getMessage()} {r.__dict__}"]
+    assert key_leaks == [] and "call+1" not in captured.out and "call%2B1" not in captured.out
 
 
 class _Context:
