@@ -213,17 +213,27 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def score_rows(stack: Any, endpoint_name: str, rows: Sequence[Mapping[str, Any]]) -> list[float]:
+def score_rows(
+    stack: Any, endpoint_name: str, rows: Sequence[Mapping[str, Any]], *, redacted: bool = True
+) -> list[float]:
     """Score rows on the local endpoint, to pick clearly happy and clearly angry customers.
 
     One record per request, as the score function sends them: the model server's batch
     answers differ from its single-record ones (see the report), and the pick must hold
-    for the pipeline's scores.
+    for the pipeline's scores. With PII redaction (the template's default) the pipeline scores
+    the redacted text, so the pick does too.
     """
+    from churn_contracts.conversation import Role, Turn
+
+    from .transcribe.processing import redact
+
     runtime = stack.client("sagemaker-runtime")
     probabilities: list[float] = []
     for row in rows:
-        record = {**{name: row.get(name) for name in PROFILE_FEATURES}, TEXT: row[TEXT]}
+        text = row[TEXT]
+        if redacted and text:
+            text = redact([Turn(Role.CUSTOMER, text, 0.0)])[0].text
+        record = {**{name: row.get(name) for name in PROFILE_FEATURES}, TEXT: text}
         response = runtime.invoke_endpoint(
             EndpointName=endpoint_name,
             ContentType="application/json",
@@ -671,7 +681,9 @@ def _run(args: argparse.Namespace, rows: int, data_dir: Path, wall_started: floa
             sample = random.Random(SEED).sample(test_rows, min(300, len(test_rows)))
             say(f"    scoring {len(sample)} test customers, one request each, to pick clear cases")
             runtime = _Runtime(model_server.url)
-            chosen = choose_calls(sample, score_rows(runtime, _endpoint_name(args.template), sample))
+            redacted = parameters.get("PiiRedaction", "true").lower() != "false"
+            probabilities = score_rows(runtime, _endpoint_name(args.template), sample, redacted=redacted)
+            chosen = choose_calls(sample, probabilities)
             parameters = {**demo_thresholds(model_dir, chosen), **parameters}
         observer = Observer()
         stack = LocalStack(
