@@ -149,6 +149,7 @@ STEPS = ("after-score-write", "after-claim", "after-journal")
 PATHS = {"retry": lambda_retries_then_reconciler, "redelivery": redelivery_30_minutes_later}
 
 
+@pytest.mark.slow  # 12 sequences: in `make test`, not in `make test-fast`
 @pytest.mark.parametrize("path", sorted(PATHS))
 @pytest.mark.parametrize("kind", ["exception", "killed"])
 @pytest.mark.parametrize("step", STEPS)
