@@ -245,10 +245,17 @@ def train_model(
 
 
 def checks_apply(spec: FeatureSpec) -> bool:
-    """The model checks score our profiles with a call's text: they need the names table's columns."""
+    """The model checks score our profiles with a call's text: they need the names table's columns,
+    and the free-form pairs beside the package (a SageMaker source_dir has none)."""
     from churn_contracts import features
 
-    return bool(spec.text) and spec.text[0] == features.TEXT and set(spec.all) <= set(features.MODEL_FEATURES)
+    from .checks import FREEFORM_PATH
+
+    ours = bool(spec.text) and spec.text[0] == features.TEXT and set(spec.all) <= set(features.MODEL_FEATURES)
+    if ours and not FREEFORM_PATH.is_file():
+        logger.info("model check skipped: %s is not here", FREEFORM_PATH)
+        return False
+    return ours
 
 
 def model_checks(pipeline: Pipeline, spec: FeatureSpec, metrics: Mapping[str, Any]) -> dict[str, Any]:
