@@ -50,6 +50,8 @@ def main() -> None:
     parser.add_argument("--granularity", choices=("text", "sentence"), default="text")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-static", action="store_true", help="skip the static tier (distils once)")
+    parser.add_argument("--no-bf16", action="store_true", help="skip PyTorch bf16 (never a default)")
+    parser.add_argument("--drift-rows", type=int, default=64, help="texts alone vs in one batch")
     args = parser.parse_args()
 
     from churn_model.data import generate_rows
@@ -81,7 +83,7 @@ def main() -> None:
         "torch int8, one pass per text": make(backend="torch", precision="int8"),
         "onnx int8, one pass per piece (default)": make(backend="onnx", precision="int8"),
     }
-    if cpu_has_native_bf16():
+    if cpu_has_native_bf16() and not args.no_bf16:
         backends["torch bf16, batched"] = make(backend="torch", precision="bf16")
     if not args.no_static:
         backends["static (model2vec from MiniLM)"] = make(encoder="static")
@@ -105,8 +107,8 @@ def main() -> None:
             started = time.perf_counter()
             encoder.embed([text])
             single.append(time.perf_counter() - started)
-        alone = np.vstack([encoder.embed([t]) for t in texts[:64]])
-        batched = encoder.embed(texts[:64])
+        alone = np.vstack([encoder.embed([t]) for t in texts[: args.drift_rows]])
+        batched = encoder.embed(texts[: args.drift_rows])
         results[name] = {
             "rate": len(texts) / took["s"],
             "single_ms": 1000 * statistics.median(single),
