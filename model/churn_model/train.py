@@ -167,9 +167,13 @@ def train_model(
     model_version: str | None = None,
     output_dir: str | Path | None = None,
     plots: bool = True,
-    checks: bool = True,
+    checks: bool = False,
 ) -> TrainResult:
-    """Read, fit, evaluate and (when ``model_dir`` is given) save the artifact."""
+    """Read, fit, evaluate and (when ``model_dir`` is given) save the artifact.
+
+    ``checks``: also run the model check (seed pair, free-form pairs) on our data; the command
+    line does unless ``--no-checks``.
+    """
     config = config or TrainConfig()
     seconds: dict[str, float] = {}
     started = time.perf_counter()
