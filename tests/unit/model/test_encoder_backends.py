@@ -137,3 +137,18 @@ def test_static_tier_trains_saves_and_serves_from_its_own_table(static_encoder, 
     assert {e.resolved_path for e in encoders(model.pipeline)} == {(tmp_path / "m" / "encoder").resolve()}
     np.testing.assert_allclose(model.predict_proba(_records(rows)), train_scores, atol=1e-9)
     assert not (tmp_path / "empty-build-dir").exists()
+
+
+def test_the_gpu_check_says_so_and_exits_0_without_cuda():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is here: run the check itself")
+    script = Path(__file__).resolve().parents[3] / "model" / "benchmarks" / "gpu_check.py"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "no CUDA device" in done.stdout
