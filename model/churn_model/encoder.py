@@ -58,7 +58,7 @@ _POOLING_SCHEME = "tokwin-mean-v1"
 # Sentence ends in the rendered customer text (turns are joined by one space).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _QUANTISATION = "int8dyn-perchannel-pertext"
-_ORT_QUANTISATION = "ort-int8dyn-perchannel-perpiece"
+_ORT_QUANTISATION = "ort-int8dyn-perchannel-matmul-perpiece"
 
 _LOADED: dict[tuple[str, ...], Any] = {}
 _LOAD_LOCK = threading.Lock()
@@ -138,7 +138,7 @@ def onnx_ready_dir(source: Path, *, build: bool = True) -> Path:
 
     if int8_path(source).is_file():
         return source
-    target = build_root() / f"{_weights_digest(source)}-onnx-int8"
+    target = build_root() / f"{_weights_digest(source)}-onnx-int8-matmul"
     if int8_path(target).is_file():
         return target
     if not build:

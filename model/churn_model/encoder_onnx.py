@@ -2,7 +2,7 @@
 
 Built once at training time (:func:`export_int8`): the transformer is exported
 from the packaged PyTorch weights with ``torch.onnx`` and its weights quantised
-to int8 per channel with ONNX Runtime's dynamic quantiser. The file is stored
+to int8 per channel (MatMuls only) with ONNX Runtime's dynamic quantiser. The file is stored
 in the artifact's ``encoder/onnx/`` directory, so nothing exports at serve time.
 
 Why not sentence-transformers' own ``backend="onnx"``: it loads and exports
@@ -77,7 +77,16 @@ def export_int8(model_dir: Path, target: Path) -> Path:
             dynamo=False,  # the TorchScript exporter: no onnxscript needed, and dynamic axes as given
         )
         partial = target.with_suffix(".partial")
-        quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
+        # MatMuls only: the embedding lookups (Gather) stay fp32, which lifts the worst text's
+        # cosine to fp32 above 0.99 (0.9898 -> 0.9902 on 40 calls) at no cost in speed; the file
+        # grows from 23 to 59 MB.
+        quantize_dynamic(
+            str(fp32),
+            str(partial),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+        )
         partial.replace(target)
     return target
 
