@@ -19,6 +19,8 @@ PAYLOAD_LOGGERS = (
     "botocore.parsers",
     "botocore.auth",
     "botocore.httpsession",
+    "botocore.regions",  # the endpoint ruleset's parameters: Bucket and Key
+    "botocore.endpoint_provider",
     "boto3.resources.action",
     "urllib3.connectionpool",
 )
