@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
-from churn_contracts.calls import CALLS_KEY, CallStatus
+from churn_contracts.calls import CallItem, CallStatus, timestamp
 
 from .tables import TableNotFoundError, add_table_arguments, open_table
 
@@ -33,17 +33,25 @@ def scan_calls(table: Any, max_items: int = 10_000) -> list[dict[str, Any]]:
     return items
 
 
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+def _when(call: CallItem, alerts_only: bool) -> datetime:
+    """Times are decoded by the contract, so any stored precision sorts correctly."""
+    return (call.alerted_at if alerts_only else call.updated_at) or call.created_at or _EPOCH
+
+
 def recent(
     items: Iterable[Mapping[str, Any]], limit: int, alerts_only: bool = False
 ) -> list[Mapping[str, Any]]:
+    decoded = [(CallItem.from_item(i), i) for i in items]
     chosen = [
-        i for i in items if not alerts_only or i.get("alerted_at") or i.get("status") == CallStatus.ALERTED
+        (call, item)
+        for call, item in decoded
+        if not alerts_only or call.alerted_at or call.status == CallStatus.ALERTED
     ]
-    chosen.sort(
-        key=lambda i: str(i.get("alerted_at" if alerts_only else "updated_at") or i.get("created_at") or ""),
-        reverse=True,
-    )
-    return chosen[:limit]
+    chosen.sort(key=lambda pair: _when(pair[0], alerts_only), reverse=True)
+    return [item for _, item in chosen[:limit]]
 
 
 def note(item: Mapping[str, Any]) -> str:
@@ -60,14 +68,15 @@ def note(item: Mapping[str, Any]) -> str:
 
 
 def row(item: Mapping[str, Any]) -> list[str]:
-    probability = item.get("probability")
+    call = CallItem.from_item(item)
+    when = call.alerted_at or call.updated_at or call.created_at
     values = {
-        "updated_at": str(item.get("alerted_at") or item.get("updated_at") or item.get("created_at") or "-"),
-        "customer_id": str(item.get("customer_id", "-")),
-        "call_id": str(item.get("call_id", item.get(CALLS_KEY, "-"))),
-        "status": str(item.get("status", "-")),
-        "risk_level": str(item.get("risk_level", "-")),
-        "probability": f"{float(probability):.3f}" if isinstance(probability, (Decimal, int, float)) else "-",
+        "updated_at": timestamp(when) if when else "-",
+        "customer_id": call.customer_id or "-",
+        "call_id": call.call_id or call.job_name or "-",
+        "status": call.status or "-",
+        "risk_level": call.risk_level or "-",
+        "probability": f"{call.probability:.3f}" if call.probability is not None else "-",
         "note": note(item),
     }
     return [values[c] for c in COLUMNS]
