@@ -40,7 +40,7 @@ from .scenario import Observer, Pipeline, RetentionTeam, Upload, call_items, tur
 from .stack import STATE_DIR, STATE_FILE, LocalStack, read_state
 
 # Enough rows for the model check within the demo's 3 minutes on 2 cores (model/README.md).
-SMALL_ROWS = 3000
+SMALL_ROWS = 2000
 FULL_ROWS = 50_000
 SEED = 7
 

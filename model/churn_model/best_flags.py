@@ -24,7 +24,7 @@ BEST_FLAGS: dict[str, str] = {
 }
 
 # Small training sets (the demo's few thousand rows): strongly regularised logistic regression
-# generalises better to phrasing the grammar never wrote. On 2,400 template-split training rows
+# generalises better to phrasing the grammar never wrote. On 2,400 template-split training rows (whole text)
 # it beat the boosting above on the template-disjoint test (ROC AUC 0.744 vs 0.724) and on the
 # free-form pairs (104 vs 86 of 122); see model/README.md. The demo trains with BEST_FLAGS
 # updated with these.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pytest
 from churn_contracts.features import PROFILE_FEATURES, TEXT
 from churn_model import checks
 
@@ -62,3 +63,38 @@ def test_pairs_count_strict_wins_and_ties_fail():
     assert as_json["passed"] is False and as_json["freeform"]["share"] == result.share
     block = checks.format_check({"seed_pair": seed, "freeform": result}, test_auc=0.8, oracle_auc=0.84)
     assert "seed's pair" in block and f"{result.passed}/{result.total}" in block and "FAIL" in block
+
+
+@pytest.mark.slow
+def test_the_command_line_prints_the_model_check_and_stores_it(tmp_path, capsys):
+    """make train / the demo: the check block is printed and lands in metrics.json for the demo."""
+    from churn_model.data.generate import write_dataset
+    from churn_model.train import main
+
+    write_dataset(tmp_path / "data", rows=240, test_fraction=0.25, seed=3)
+    code = main(
+        [
+            "--train",
+            str(tmp_path / "data" / "train.jsonl"),
+            "--test",
+            str(tmp_path / "data" / "test.jsonl"),
+            "--model-dir",
+            str(tmp_path / "model"),
+            "--best-flags",
+            "--classifier",
+            "logreg",
+            "--c",
+            "0.003",
+            "--no-progress",
+            "--no-plots",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "model check" in out and "seed's pair" in out and "free-form pairs" in out
+    stored = json.loads((tmp_path / "model" / "metrics.json").read_text())["checks"]
+    assert (
+        stored["freeform"]["total"] >= 120
+        and 0 <= stored["freeform"]["passed"] <= stored["freeform"]["total"]
+    )
+    assert {"positive", "negative", "ok"} <= set(stored["seed_pair"]) and isinstance(stored["passed"], bool)
