@@ -55,4 +55,3 @@ class Conversation:
     @classmethod
     def from_list(cls, turns: Iterable[Mapping[str, Any]]) -> Conversation:
         return cls(tuple(Turn.from_dict(t) for t in turns))
-

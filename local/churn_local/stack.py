@@ -263,7 +263,9 @@ class LocalStack:
         thread = threading.Thread(target=tick, name="local-schedules", daemon=True)
         thread.start()
         self._exit.callback(stop.set)
-        self._progress(f"running {', '.join(scheduled)} every {every:g} s (the template's schedule, compressed)")
+        self._progress(
+            f"running {', '.join(scheduled)} every {every:g} s (the template's schedule, compressed)"
+        )
 
     def _start_apis(self) -> None:
         from .api_gateway import Credentials, serve_apis
