@@ -77,7 +77,7 @@ ISOLATED_SERVING = textwrap.dedent(
 
     model = inference.model_fn(model_dir, Context())
     answers = []
-    for body in (sys.stdin.readline().strip(), '{"plan": 3}'):
+    for body in (sys.stdin.readline().strip(), '{"plan": [3]}'):
         context = Context()
         data = inference.input_fn(body, "application/json", context)
         result = inference.predict_fn(data, model, context)
