@@ -39,7 +39,7 @@ from .profiles import load_profiles, print_report
 from .scenario import Observer, Pipeline, RetentionTeam, Upload, call_items, turns_of, upload, wait_for_calls
 from .stack import STATE_DIR, STATE_FILE, LocalStack, read_state
 
-# Enough rows for the model check within the demo's 3 minutes on 2 cores (model/README.md).
+# The demo's training size: its model check and its time are in model/README.md (Evaluation).
 SMALL_ROWS = 2000
 FULL_ROWS = 50_000
 SEED = 7

@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"of {', '.join(VARIANTS)}")
     parser.add_argument("--feature-sets", default="profile,text,both")
     parser.add_argument("--precision", choices=("fp32", "bf16", "int8"), default=None, help="default: auto")
-    parser.add_argument("--text-granularity", choices=("sentence", "text"), default="sentence")
+    parser.add_argument("--text-granularity", choices=("text", "sentence"), default="text")
     parser.add_argument(
         "--calibration",
         choices=("none", "sigmoid", "isotonic"),

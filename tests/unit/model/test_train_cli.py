@@ -210,7 +210,7 @@ def test_best_flags_become_the_defaults_and_explicit_flags_still_win():
     assert best.classifier == "hgb" and best.n_estimators == 300
     assert best.spec.numerical == features.NUMERICAL and best.spec.categorical == features.CATEGORICAL
     assert best.classifier_params == {"max_depth": 3, "min_samples_leaf": 40, "learning_rate": 0.05}
-    assert best.text_granularity == "sentence"  # chosen on the template-disjoint split
+    assert best.text_granularity == "text"
     # --best-flags sets model hyperparameters only: no column names, so it fits any data.
     from churn_model.best_flags import BEST_FLAGS
 
