@@ -1,4 +1,4 @@
-"""Small stdlib helpers both Lambdas share (settings from the environment, backoff).
+"""Small helpers every Lambda shares (settings from the environment, backoff, endpoint calls).
 
-Shipped in the shared layer beside ``churn_contracts``; no AWS or Powertools imports here.
+Shipped in the shared layer; no Powertools imports here, and botocore only in ``endpoint``.
 """
