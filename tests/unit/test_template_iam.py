@@ -149,13 +149,23 @@ def test_invoke_endpoint_follows_the_endpoint_mode():
     assert existing["Fn::Sub"].endswith(":endpoint/${EndpointName}")
 
 
-def test_model_role_reads_only_the_model_artifact():
+def test_model_role_reads_the_artifact_and_batch_input_and_writes_batch_output_only():
     statements = _statements("ScoringModelRole")
-    s3_statements = [
-        s for s in statements.values() if any(a.startswith("s3:") for a in _as_list(s["Action"]))
-    ]
-    assert [s["Sid"] for s in s3_statements] == ["ReadModelArtifact"]
-    assert _as_list(s3_statements[0]["Action"]) == ["s3:GetObject"]
+    granted = {
+        (sid, action, json.dumps(s["Resource"], sort_keys=True))
+        for sid, s in statements.items()
+        for action in _as_list(s["Action"])
+        if action.startswith("s3:")
+    }
+    artifact = json.dumps(statements["ReadModelArtifact"]["Resource"], sort_keys=True)
+    assert granted == {
+        ("ReadModelArtifact", "s3:GetObject", artifact),
+        ("ReadBatchInput", "s3:GetObject", '{"Fn::Sub": "${RecordingsBucket.Arn}/batch/in/*"}'),
+        ("ListBatchInput", "s3:ListBucket", '{"Fn::GetAtt": ["RecordingsBucket", "Arn"]}'),
+        ("WriteBatchOutput", "s3:PutObject", '{"Fn::Sub": "${RecordingsBucket.Arn}/batch/out/*"}'),
+        ("WriteBatchOutput", "s3:AbortMultipartUpload", '{"Fn::Sub": "${RecordingsBucket.Arn}/batch/out/*"}'),
+    }
+    assert statements["ListBatchInput"]["Condition"] == {"StringLike": {"s3:prefix": ["batch/in/*"]}}
 
 
 def test_bucket_policy_denies_insecure_transport():
