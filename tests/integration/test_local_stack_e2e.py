@@ -166,6 +166,11 @@ def test_recordings_flow_to_call_items_and_alerts(tiny_model_dir: Path, rows, tm
             document = _transcript(stack, transcribe, items[asr.key]["job_name"])
             failure_depths = [queue_depth(stack, url) for url in pipeline.failure_queue_urls]
             all_items = call_items(stack.client("dynamodb"), pipeline.calls_table)
+            happy_items = [
+                i
+                for i in stack.table(pipeline.calls_table).scan()["Items"]
+                if i.get("customer_id") == happy_row["customer_id"]
+            ]
 
     # the fast path: statuses and exactly the expected alerts
     assert items[happy.key]["status"] == "SCORED" and items[happy.key]["risk_level"] != "high"
@@ -179,15 +184,16 @@ def test_recordings_flow_to_call_items_and_alerts(tiny_model_dir: Path, rows, tm
     assert float(angry_alert["probability"]) == pytest.approx(angry_p, abs=1e-4)
     # the rejection: no call item, no job
     assert rejected(unsupported.key) and unsupported.key not in all_items
-    # the duplicate upload: the start function ran twice for it, one item and one job
+    # the re-upload of the same key: a new object version, so the start function ran twice and
+    # started a second job with its own call item (functions/README.md, re-uploads)
     happy_starts = [
         o
         for _, o in observer.of("StartTranscriptionFunction")
         if o.event["detail"]["object"]["key"] == happy.key
     ]
     assert len(happy_starts) == 2
-    assert len(jobs) == 3, [j["TranscriptionJobName"] for j in jobs]
-    assert sum(1 for item in all_items.values() if item.get("customer_id") == happy_row["customer_id"]) == 1
+    assert len(jobs) == 4, [j["TranscriptionJobName"] for j in jobs]
+    assert len(happy_items) == 2 and {i["recording_key"] for i in happy_items} == {happy.key}
     # the audio call went through the recogniser, with a bounded word error rate
     reference = " ".join(t.text for t in asr_turns if t.role is Role.CUSTOMER)
     wer = word_error_rate(reference, parse_transcript(document).customer_text)

@@ -126,7 +126,7 @@ def test_one_log_line_per_request_without_the_text(server, caplog):
     secret = "my card number is 4111 1111 1111 1111"
     with caplog.at_level(logging.INFO, logger="churn_model.serving.server"):
         post(server, "/invocations", json.dumps({**SEED_BODY, "text": secret}).encode())
-        post(server, "/invocations", json.dumps({"text": secret, "plan": 5}).encode())
+        post(server, "/invocations", json.dumps({"text": secret, "plan": [5]}).encode())
     lines = [r.getMessage() for r in caplog.records if r.name == "churn_model.serving.server"]
     assert len(lines) == 2
     assert lines[0].startswith("POST /invocations 200 ") and "ms" in lines[0]
