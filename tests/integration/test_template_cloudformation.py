@@ -450,12 +450,16 @@ def test_endpoint_mode_decides_what_the_score_function_may_invoke(stack: Any) ->
         "EndpointConfigName"
         not in of_type(translated, "AWS::SageMaker::EndpointConfig")["ScoringEndpointConfig"]["Properties"]
     ), "a fixed config name would block replacing it"
-    # The model role reads the artifact and nothing else in S3.
+    # The model role reads the artifact, and Batch Transform's batch/in/, and writes batch/out/.
     model_role = created["ScoringModelRole"]["PhysicalResourceId"]
     model_statements = _inline_statements(iam, model_role)
     s3_statements = [s for s in model_statements if any(a.startswith("s3:") for a in _actions(s))]
+    bucket = "arn:aws:s3:::" + created["RecordingsBucket"]["PhysicalResourceId"]
     assert [(_actions(s), s["Resource"]) for s in s3_statements] == [
-        (["s3:GetObject"], "arn:aws:s3:::" + MODEL_DATA_URL.removeprefix("s3://"))
+        (["s3:GetObject"], "arn:aws:s3:::" + MODEL_DATA_URL.removeprefix("s3://")),
+        (["s3:GetObject"], f"{bucket}/batch/in/*"),
+        (["s3:ListBucket"], bucket),
+        (["s3:PutObject", "s3:AbortMultipartUpload"], f"{bucket}/batch/out/*"),
     ]
 
 
