@@ -377,7 +377,7 @@ def _start_summary(observer: Observer) -> tuple[set[str], int]:
         if isinstance(result, dict):
             duplicates += len(result.get("duplicates") or [])
             if result.get("rejected"):
-                key = (outcome.event.get("detail") or {}).get("object", {}).get("key")
+                key = _event_key(outcome.event)
                 rejected.add(key)
     return rejected, duplicates
 
@@ -426,7 +426,7 @@ def report(
     rejected, duplicates = _start_summary(observer)
     starts = {}
     for finished, outcome in observer.of("StartTranscriptionFunction"):
-        key = (outcome.event.get("detail") or {}).get("object", {}).get("key")
+        key = _event_key(outcome.event)
         starts.setdefault(key, finished)
     scores = observer.score_results()
     alerts = [a for _, a in team.received]
