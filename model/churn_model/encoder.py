@@ -1,16 +1,17 @@
 """The call-text encoder: all-MiniLM-L6-v2 as a scikit-learn transformer.
 
-The encoder is stateless: ``fit`` learns nothing, ``transform`` embeds a column
-of texts in batched ``encode()`` calls. Only its path and parameters are pickled;
+``transform`` embeds a column of texts in batched ``encode()`` calls. ``fit``
+learns nothing from the data; with ``features="intent"`` or ``"axes"`` it
+embeds the fixed statements of axes.py once, and ``transform`` returns each
+text's intent score or its similarity to each statement instead of its embedding. Only its path and parameters are pickled;
 the network is (re)loaded lazily, from files on disk, never from a model hub.
 
 Behaviour worth knowing:
 - Missing text (``None``, NaN) is embedded as the empty string, so a record with
   no call still gets a (constant) embedding and the classifier sees "no call".
-- By default a text is split into sentences, each sentence is embedded (short
-  pieces: about twice the throughput of whole calls here, and a sharper tone
-  signal), and the sentence vectors are averaged with weights rising from 1 to
-  2 over the call, then L2-normalised again.
+- ``granularity="sentence"`` splits a text into sentences, embeds each and
+  averages the vectors with weights rising from 1 to 2 over the call, then
+  L2-normalises again; ``"text"`` (the training default) embeds it whole.
 - Any piece longer than the encoder's window (256 tokens) is cut into token
   windows at token boundaries; every window is embedded and the windows are
   averaged, weighted by their token counts. Nothing is silently cut.
@@ -44,6 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+
+from . import axes
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -102,6 +105,10 @@ def _weights_digest(path: Path) -> str:
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 ENCODERS = ("minilm", "static")
+# What transform returns (axes.py): the intent score, the similarity to each statement, or the vector.
+TEXT_FEATURES = ("intent", "axes", "embedding")
+# Chosen on the free-form pairs and the template-disjoint split (model/README.md).
+DEFAULT_TEXT_FEATURES = "intent"
 BACKENDS = ("torch", "onnx")
 
 
@@ -258,6 +265,10 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     cache_dir: an :class:`~churn_model.cache.EmbeddingCache` directory (training
         only; the artifact is saved without it).
     show_progress_bar: a tqdm bar over the batches.
+    features: what ``transform`` returns: ``"embedding"`` (the vector),
+        ``"axes"`` (its cosine with each statement of :mod:`churn_model.axes`,
+        which ``fit`` embeds with this encoder and which are pickled) or
+        ``"intent"`` (one column: mean leaving minus mean staying cosine).
     granularity: ``"sentence"`` embeds each sentence and pools them, later
         sentences weighing up to twice as much (how a call ends matters most);
         ``"text"`` embeds the text as one piece. Either way a piece longer than
@@ -275,6 +286,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         granularity: str = "sentence",
         encoder: str = "minilm",
         backend: str | None = None,
+        features: str = "embedding",
     ) -> None:
         self.model_path = model_path
         self.batch_size = batch_size
@@ -285,21 +297,40 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         self.granularity = granularity
         self.encoder = encoder
         self.backend = backend
+        self.features = features
 
     # --- scikit-learn -------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> SentenceEncoder:
         as_texts(X)  # validate the column shape and types only
+        if self.features not in TEXT_FEATURES:
+            raise ValueError(f"features must be one of {TEXT_FEATURES}, got {self.features!r}")
+        if self.features != "embedding":
+            self.axes_ = self.embed(list(axes.STATEMENTS))
         return self
 
     def transform(self, X: Any) -> np.ndarray:
-        return self.embed(as_texts(X))
+        return self.project(self.embed(as_texts(X)))
+
+    def project(self, vectors: np.ndarray) -> np.ndarray:
+        """What ``transform`` returns for these embeddings (explain substitutes vectors here)."""
+        if self.features == "embedding":
+            return vectors
+        if self.features == "axes":
+            return axes.similarities(vectors, self.axes_)
+        return axes.intent(vectors, self.axes_)
 
     def __sklearn_is_fitted__(self) -> bool:
-        return True
+        return self.features == "embedding" or hasattr(self, "axes_")
 
     def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> np.ndarray:
         prefix = str(input_features[0]) if input_features is not None and len(input_features) else "text"
-        return np.asarray([f"{prefix}_emb{i}" for i in range(self.dimension)], dtype=object)
+        if self.features == "intent":
+            names = [f"{prefix}_intent"]
+        elif self.features == "axes":
+            names = [f"{prefix}_axis_{name}" for name in axes.NAMES]
+        else:
+            names = [f"{prefix}_emb{i}" for i in range(self.dimension)]
+        return np.asarray(names, dtype=object)
 
     # --- pickling: path and parameters only ----------------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -312,6 +343,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         state.setdefault("granularity", "text")  # artifacts from before sentence pooling
         state.setdefault("encoder", "minilm")  # artifacts from before the static tier
         state.setdefault("backend", None)
+        state.setdefault("features", "embedding")  # artifacts from before the intent axes
         if "quantize" in state:  # artifacts from before the precision switch
             quantize = state.pop("quantize")
             state["precision"] = None if quantize is None else ("int8" if quantize else "fp32")

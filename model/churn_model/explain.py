@@ -327,7 +327,11 @@ class Explainer:
                     topic_similarity=similarity,
                 )
                 variants.append((i, reason))
-            blocks[name] = (np.asarray(full, dtype=np.float64), np.asarray(removed, dtype=np.float64))
+            # The classifier sees what the encoder's transform returns (axes, embedding or both).
+            blocks[name] = (
+                np.asarray(encoder.project(full), dtype=np.float64),
+                np.asarray(encoder.project(removed), dtype=np.float64),
+            )
         return blocks, variants
 
     def _screened(
@@ -350,7 +354,7 @@ class Explainer:
         chosen: list[tuple[int, int]] = []
         if flat:
             X = base[owner].copy()
-            X[:, where] = sentence_vectors
+            X[:, where] = encoder.project(sentence_vectors)
             alone = self._classifier.predict_proba(X)[:, self._positive]
             start = 0
             for i, parts in enumerate(sentences):

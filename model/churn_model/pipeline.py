@@ -23,7 +23,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .encoder import SentenceEncoder
+from .encoder import DEFAULT_TEXT_FEATURES, SentenceEncoder
 
 CLASSIFIERS = ("rf", "hgb", "logreg")
 CALIBRATIONS = ("isotonic", "sigmoid", "none")
@@ -101,6 +101,7 @@ def build_pipeline(
     show_progress_bar: bool = False,
     n_jobs: int | None = -1,
     text_granularity: str = "text",
+    text_features: str = DEFAULT_TEXT_FEATURES,
     calibration: str = "none",
     encoder: str = "minilm",
     encoder_backend: str | None = None,
@@ -124,6 +125,7 @@ def build_pipeline(
             cache_dir=cache_dir,
             show_progress_bar=show_progress_bar,
             granularity=text_granularity,
+            features=text_features,
             encoder=encoder,
             backend=encoder_backend,
         )

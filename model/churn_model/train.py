@@ -31,6 +31,7 @@ from sklearn.pipeline import Pipeline
 
 from . import dataio, evaluate
 from .artifact import METRICS_FILE, save_model
+from .encoder import DEFAULT_TEXT_FEATURES, TEXT_FEATURES
 from .explain import typical_customer
 from .pipeline import CALIBRATIONS, CLASSIFIERS, build_pipeline, encoders, to_matrix
 
@@ -58,6 +59,7 @@ class TrainConfig:
     class_weight: str | None = None
     seed: int = 0
     text_granularity: str = DEFAULT_GRANULARITY
+    text_features: str = DEFAULT_TEXT_FEATURES
     calibration: str = DEFAULT_CALIBRATION
     classifier_params: dict[str, Any] = field(default_factory=dict)
     # How, not what: these do not change the model (cache and device aside from float noise).
@@ -108,6 +110,7 @@ def fit_pipeline(
         cache_dir=config.embedding_cache,
         show_progress_bar=config.progress,
         text_granularity=config.text_granularity,
+        text_features=config.text_features,
         calibration=config.calibration,
         encoder=config.encoder,
         encoder_backend=config.encoder_backend,
@@ -408,6 +411,13 @@ def parser() -> argparse.ArgumentParser:
         default=DEFAULT_GRANULARITY,
         help="embed each text whole, windows pooled past 256 tokens (default), or sentences pooled",
     )
+    run.add_argument(
+        "--text-features",
+        choices=TEXT_FEATURES,
+        default=DEFAULT_TEXT_FEATURES,
+        help="what the classifier sees of a text: its intent score (leaving vs staying statements), "
+        f"its similarity to each statement (axes), or the embedding (default {DEFAULT_TEXT_FEATURES})",
+    )
     run.add_argument("--batch-size", type=int, default=64)
     run.add_argument("--embedding-cache", default=None, help="directory for cached text embeddings")
     run.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when present)")
@@ -474,6 +484,7 @@ def config_from_args(args: argparse.Namespace, columns: dataio.Columns | None = 
         class_weight=args.class_weight,
         seed=args.seed,
         text_granularity=args.text_granularity,
+        text_features=args.text_features,
         calibration=args.calibration,
         classifier_params=params,
         batch_size=args.batch_size,
@@ -547,7 +558,8 @@ def resolved_flags(config: TrainConfig, args: argparse.Namespace | None = None) 
     for key, value in config.classifier_params.items():
         if value is not None:
             flags += ["--" + key.replace("_", "-"), str(value)]
-    flags += ["--text-granularity", config.text_granularity, "--calibration", config.calibration]
+    flags += ["--text-granularity", config.text_granularity, "--text-features", config.text_features]
+    flags += ["--calibration", config.calibration]
     if args is not None:
         for name in ("encoding", "delimiter", "na_values"):
             if getattr(args, name, None) is not None:

@@ -167,7 +167,7 @@ def test_a_sentence_pooling_encoder_is_explained_faithfully_for_every_sentence(t
     pooled = load_model(tiny_model_dir)
     for encoder in encoders(pooled.pipeline):
         encoder.granularity = "sentence"
-    rows = records(customers[:12])
+    rows = records(customers[:40])
     explained = Explainer(pooled).explain(rows)
     np.testing.assert_allclose([e.probability for e in explained], pooled.predict_proba(rows), atol=1e-6)
     checked = 0

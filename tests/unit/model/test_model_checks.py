@@ -81,10 +81,6 @@ def test_the_command_line_prints_the_model_check_and_stores_it(tmp_path, capsys)
             "--model-dir",
             str(tmp_path / "model"),
             "--best-flags",
-            "--classifier",
-            "logreg",
-            "--c",
-            "0.003",
             "--no-progress",
             "--no-plots",
         ]
