@@ -41,6 +41,9 @@ def main() -> None:
     parser.add_argument("--precision", choices=("fp32", "bf16", "int8"), default=None, help="default: auto")
     parser.add_argument("--text-granularity", choices=("text", "sentence"), default="text")
     parser.add_argument(
+        "--text-features", default="intent", help="of intent, axes, embedding (default intent)"
+    )
+    parser.add_argument(
         "--calibration",
         choices=("none", "sigmoid", "isotonic"),
         default="none",
@@ -50,6 +53,7 @@ def main() -> None:
 
     from churn_contracts.endpoint import FeatureSpec
     from churn_model import dataio
+    from churn_model.encoder import DEFAULT_TEXT_FEATURES
     from churn_model.evaluate import oracle_auc
     from churn_model.train import TrainConfig, fit_pipeline, score
     from sklearn.metrics import roc_auc_score
@@ -67,34 +71,41 @@ def main() -> None:
         "both": full,
     }
     results = []
-    for feature_set in args.feature_sets.split(","):
+    runs = [
+        (feature_set, name, text_features)
+        for feature_set in args.feature_sets.split(",")
+        for name in args.variants.split(",")
+        for text_features in (args.text_features.split(",") if specs[feature_set].text else ["-"])
+    ]
+    for feature_set, name, text_features in runs:
         reference = oracle_auc(oracle, feature_set)
-        for name in args.variants.split(","):
-            classifier, n_estimators, class_weight, params = VARIANTS[name]
-            config = TrainConfig(
-                spec=specs[feature_set],
-                classifier=classifier,
-                n_estimators=n_estimators,
-                class_weight=class_weight,
-                classifier_params=params,
-                seed=0,
-                embedding_cache=str(args.embedding_cache),
-                precision=args.precision,
-                text_granularity=args.text_granularity,
-                calibration=args.calibration,
-                progress=False,
-            )
-            with timer() as took:
-                pipeline, _, _ = fit_pipeline(train, y_train, config)
-                p = score(pipeline, test, specs[feature_set])
-            auc = roc_auc_score(y_test, p)
-            ratio = auc / reference if reference else float("nan")
-            results.append((feature_set, name, auc, reference, ratio))
-            print(
-                f"{feature_set:8s} {name:13s} test AUC {auc:.4f}  oracle {reference:.4f}  "
-                f"ratio {ratio:.4f}  ({took['s']:.1f} s)",
-                flush=True,
-            )
+        classifier, n_estimators, class_weight, params = VARIANTS[name]
+        config = TrainConfig(
+            spec=specs[feature_set],
+            classifier=classifier,
+            n_estimators=n_estimators,
+            class_weight=class_weight,
+            classifier_params=params,
+            seed=0,
+            embedding_cache=str(args.embedding_cache),
+            precision=args.precision,
+            text_granularity=args.text_granularity,
+            text_features=text_features if text_features != "-" else DEFAULT_TEXT_FEATURES,
+            calibration=args.calibration,
+            progress=False,
+        )
+        with timer() as took:
+            pipeline, _, _ = fit_pipeline(train, y_train, config)
+            p = score(pipeline, test, specs[feature_set])
+        auc = roc_auc_score(y_test, p)
+        ratio = auc / reference if reference else float("nan")
+        label = name if text_features == "-" else f"{name}/{text_features}"
+        results.append((feature_set, label, auc, reference, ratio))
+        print(
+            f"{feature_set:8s} {label:23s} test AUC {auc:.4f}  oracle {reference:.4f}  "
+            f"ratio {ratio:.4f}  ({took['s']:.1f} s)",
+            flush=True,
+        )
     best = max((r for r in results if r[0] == "both"), key=lambda r: r[2], default=None)
     if best:
         print(f"best for both: {best[1]} (AUC {best[2]:.4f}, {best[4]:.4f} x oracle; goal >= 0.98)")
