@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from churn_contracts.features import CATEGORICAL, NUMERICAL
+from churn_contracts.risk import DEFAULT_HIGH_RISK_THRESHOLD, DEFAULT_MEDIUM_RISK_THRESHOLD
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -237,7 +238,8 @@ def end_to_end(model: Any, model_dir: Path, work: Path, n: int) -> dict[str, Any
     return figures
 
 
-THRESHOLDS = {"medium": 0.12, "high": 0.42}
+# The template's defaults: one source, the contracts.
+THRESHOLDS = {"medium": DEFAULT_MEDIUM_RISK_THRESHOLD, "high": DEFAULT_HIGH_RISK_THRESHOLD}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,12 @@ VARIANTS: dict[str, tuple[str, int, str | None, dict[str, Any]]] = {
     "logreg": ("logreg", 100, None, {"c": 0.1}),
     "logreg-c0.01": ("logreg", 100, None, {"c": 0.01}),
     "logreg-c0.03": ("logreg", 100, None, {"c": 0.03}),
+    "additive": (
+        "additive",
+        300,
+        None,
+        {"learning_rate": 0.05, "max_depth": 3, "min_samples_leaf": 40, "c": 0.01},
+    ),
 }
 
 

@@ -23,10 +23,14 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from .additive import AdditiveClassifier
+from .axes import STATEMENTS
 from .encoder import DEFAULT_TEXT_FEATURES, SentenceEncoder
 
-CLASSIFIERS = ("rf", "hgb", "logreg")
+CLASSIFIERS = ("rf", "hgb", "logreg", "additive")
 CALIBRATIONS = ("isotonic", "sigmoid", "none")
+# Output columns per text column, where known before the encoder loads.
+TEXT_WIDTHS = {"intent": 1, "axes": len(STATEMENTS)}
 # Out-of-fold calibration: every calibration point is scored by a model that did not see it.
 CALIBRATION_FOLDS = 3
 
@@ -57,6 +61,7 @@ def build_classifier(
     min_samples_leaf: int = 1,
     learning_rate: float = 0.1,
     c: float = 1.0,
+    text_columns: int = 0,
 ) -> BaseEstimator:
     if classifier == "rf":
         return RandomForestClassifier(
@@ -83,6 +88,17 @@ def build_classifier(
                 ("scale", StandardScaler()),
                 ("logreg", LogisticRegression(C=c, class_weight=class_weight, max_iter=2000)),
             ]
+        )
+    if classifier == "additive":
+        return AdditiveClassifier(
+            text_columns=text_columns,
+            n_estimators=n_estimators,
+            learning_rate=learning_rate,
+            max_depth=max_depth,
+            min_samples_leaf=min_samples_leaf,
+            c=c,
+            class_weight=class_weight,
+            seed=seed,
         )
     raise ValueError(f"unknown classifier {classifier!r}; choose one of {', '.join(CLASSIFIERS)}")
 
@@ -132,6 +148,14 @@ def build_pipeline(
         # A scalar column index hands the encoder a 1-D column of texts.
         steps.append((f"text:{name}", encoder, columns[name]))
     features = ColumnTransformer(steps, sparse_threshold=0.0)
+    if classifier == "additive":
+        # The text block comes last in the ColumnTransformer's output; its width is known up front.
+        if spec.text and text_features not in TEXT_WIDTHS:
+            raise ValueError(
+                "the additive classifier takes --text-features intent or axes; "
+                "for the embedding use --classifier hgb or logreg"
+            )
+        classifier_params["text_columns"] = len(spec.text) * TEXT_WIDTHS.get(text_features, 0)
     model = build_classifier(
         classifier,
         n_estimators=n_estimators,

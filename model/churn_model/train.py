@@ -385,9 +385,15 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start from the measured best flags (churn_model/best_flags.py); explicit flags still win",
     )
-    model.add_argument("--classifier", choices=CLASSIFIERS, default="rf")
     model.add_argument(
-        "--n-estimators", type=int, default=100, help="trees (rf) or boosting iterations (hgb)"
+        "--classifier",
+        choices=CLASSIFIERS,
+        default="rf",
+        help="rf (the seed's forest), hgb (boosting), logreg, or additive: boosting on the profile "
+        "plus a linear text term (default rf)",
+    )
+    model.add_argument(
+        "--n-estimators", type=int, default=100, help="trees (rf) or boosting iterations (hgb, additive)"
     )
     model.add_argument(
         "--class-weight", type=_class_weight, default=None, help="none, balanced, balanced_subsample"
@@ -395,8 +401,10 @@ def parser() -> argparse.ArgumentParser:
     model.add_argument("--seed", type=int, default=0)
     model.add_argument("--max-depth", type=int, default=None)
     model.add_argument("--min-samples-leaf", type=int, default=1)
-    model.add_argument("--learning-rate", type=float, default=0.1, help="hgb only")
-    model.add_argument("--c", type=float, default=1.0, help="inverse regularisation, logreg only")
+    model.add_argument("--learning-rate", type=float, default=0.1, help="hgb and additive only")
+    model.add_argument(
+        "--c", type=float, default=1.0, help="inverse regularisation: logreg, and additive's text term"
+    )
     model.add_argument(
         "--calibration",
         choices=CALIBRATIONS,
@@ -469,11 +477,11 @@ def config_from_args(args: argparse.Namespace, columns: dataio.Columns | None = 
     else:
         spec, label = columns.spec, columns.label
     params: dict[str, Any] = {}
-    if args.classifier in ("rf", "hgb"):
+    if args.classifier in ("rf", "hgb", "additive"):
         params.update(max_depth=args.max_depth, min_samples_leaf=args.min_samples_leaf)
-    if args.classifier == "hgb":
+    if args.classifier in ("hgb", "additive"):
         params["learning_rate"] = args.learning_rate
-    if args.classifier == "logreg":
+    if args.classifier in ("logreg", "additive"):
         params["c"] = args.c
     return TrainConfig(
         spec=spec,

@@ -20,10 +20,16 @@ from churn_model.train import TrainConfig, fit_pipeline, score
 pytestmark = pytest.mark.slow
 
 
-def test_load_model_predicts_what_the_trained_pipeline_predicts(tmp_path):
+@pytest.mark.parametrize(
+    "classifier, params",
+    [("rf", {}), ("additive", {"c": 0.01, "learning_rate": 0.1, "max_depth": 3, "min_samples_leaf": 5})],
+)
+def test_load_model_predicts_what_the_trained_pipeline_predicts(tmp_path, classifier, params):
     rows = generate_rows(90, seed=77)
     spec = FeatureSpec()
-    config = TrainConfig(spec=spec, n_estimators=15, progress=False)
+    config = TrainConfig(
+        spec=spec, classifier=classifier, n_estimators=15, classifier_params=params, progress=False
+    )
     records = [{name: row[name] for name in spec.all} for row in rows]
     labels = np.array([row["y"] for row in rows])
     pipeline, _, _ = fit_pipeline(records[:72], labels[:72], config)

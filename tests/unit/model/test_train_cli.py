@@ -207,7 +207,13 @@ def test_best_flags_become_the_defaults_and_explicit_flags_still_win():
     assert named.spec.numerical == ("CustServ Calls", "Account Length")  # the seed's flag names still work
 
     best = config_from_args(parse_args(["--train", "t.jsonl", "--model-dir", "m", "--best-flags"]))
-    assert best.classifier == "logreg" and best.classifier_params == {"c": 0.01}
+    assert best.classifier == "additive" and best.n_estimators == 300
+    assert best.classifier_params == {
+        "max_depth": 3,
+        "min_samples_leaf": 40,
+        "learning_rate": 0.05,
+        "c": 0.01,
+    }
     assert best.spec.numerical == features.NUMERICAL and best.spec.categorical == features.CATEGORICAL
     assert best.text_granularity == "text" and best.text_features == "intent"
     # --best-flags sets model hyperparameters only: no column names, so it fits any data.
@@ -218,8 +224,20 @@ def test_best_flags_become_the_defaults_and_explicit_flags_still_win():
     tuned = config_from_args(
         parse_args(["--train", "t.jsonl", "--model-dir", "m", "--best-flags", "--c", "0.5"])
     )
-    assert tuned.classifier == "logreg" and tuned.classifier_params == {"c": 0.5}
+    assert tuned.classifier == "additive" and tuned.classifier_params["c"] == 0.5
     raw = config_from_args(
-        parse_args(["--train", "t.jsonl", "--model-dir", "m", "--best-flags", "--text-features", "embedding"])
+        parse_args(
+            [
+                "--train",
+                "t",
+                "--model-dir",
+                "m",
+                "--best-flags",
+                "--text-features",
+                "embedding",
+                "--classifier",
+                "hgb",
+            ]
+        )
     )
-    assert raw.text_features == "embedding" and raw.classifier == "logreg"
+    assert raw.text_features == "embedding" and raw.classifier == "hgb" and raw.n_estimators == 300
