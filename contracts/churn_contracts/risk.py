@@ -15,8 +15,8 @@ from enum import StrEnum
 # high = lowest threshold with precision >= 0.6, medium = highest with recall >= 0.8.
 # template.yaml's defaults and the READMEs quote these; tests/unit/test_risk_threshold_copies.py fails
 # when a copy drifts.
-DEFAULT_MEDIUM_RISK_THRESHOLD = 0.12
-DEFAULT_HIGH_RISK_THRESHOLD = 0.42
+DEFAULT_MEDIUM_RISK_THRESHOLD = 0.11
+DEFAULT_HIGH_RISK_THRESHOLD = 0.46
 
 # The names the thresholds go by: template parameters and the score function's environment.
 MEDIUM_PARAMETER = "MediumRiskThreshold"

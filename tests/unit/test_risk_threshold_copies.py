@@ -89,6 +89,6 @@ def test_the_drift_check_catches_a_changed_copy():
     changed = (
         (ROOT / path)
         .read_text(encoding="utf-8")
-        .replace("| `MediumRiskThreshold` | `0.12` |", "| `MediumRiskThreshold` | `0.15` |")
+        .replace("| `MediumRiskThreshold` | `0.11` |", "| `MediumRiskThreshold` | `0.15` |")
     )
     assert float(re.search(pattern, changed).group("medium")) != DEFAULT_MEDIUM_RISK_THRESHOLD

@@ -371,5 +371,5 @@ def test_template_environment_satisfies_both_functions_settings():
     start = start_settings(_environment("StartTranscriptionFunction"))
     score = score_settings(_environment("ScoreCallFunction"))
     assert start.transcripts_prefix == "transcripts/" and start.recordings_prefix == "recordings/"
-    assert (score.medium_risk_threshold, score.high_risk_threshold) == (0.12, 0.42)
+    assert (score.medium_risk_threshold, score.high_risk_threshold) == (0.11, 0.46)
     assert score.customer_channel == "ch_0" and score.customer_speaker == "spk_1"
