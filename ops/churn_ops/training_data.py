@@ -20,6 +20,7 @@ DATA_SUFFIXES = (".jsonl", ".ndjson", ".csv")
 # Written beside the generated data; train.py reports the oracle AUC when the channel has it.
 SIDECARS = ("oracle.json",)
 # train.py's flags (without --) that a job may set; anything else would make argparse exit 2.
+# A stdlib copy (this venv has no scikit-learn); tests/unit/ops/test_training_flags.py checks it.
 KNOWN_FLAGS = frozenset(
     {
         "numerical-feature-names",
@@ -40,13 +41,17 @@ KNOWN_FLAGS = frozenset(
         "precision",
         "model-version",
         "text-granularity",
+        "text-features",
+        "encoder",
+        "encoder-backend",
         "calibration",
         "encoding",
         "delimiter",
         "na-values",
     }
 )
-CLASSIFIERS = frozenset({"rf", "hgb", "logreg"})
+# churn_model.pipeline.CLASSIFIERS; tests/unit/ops/test_training_flags.py keeps the two copies equal.
+CLASSIFIERS = frozenset({"rf", "hgb", "logreg", "additive"})
 SCANNED_RECORDS = 1000
 
 
