@@ -45,6 +45,8 @@ SMALL_ROWS = 2000
 SMALL_TEST_FRACTION = 0.25
 FULL_ROWS = 50_000
 SEED = 7
+# Test customers scored one request each to pick the clear cases: about 30 churners among them.
+PICK_SAMPLE = 200
 
 
 # --- console -----------------------------------------------------------------------------------
@@ -703,7 +705,7 @@ def _run(args: argparse.Namespace, rows: int, data_dir: Path, wall_started: floa
             model_server = exit_stack.enter_context(LocalEndpointServer(model_dir, host="127.0.0.1", port=0))
             say(f"    model server (SageMaker Runtime API) on {model_server.url}")
             test_rows = read_jsonl(data_dir / "test.jsonl")
-            sample = random.Random(SEED).sample(test_rows, min(300, len(test_rows)))
+            sample = random.Random(SEED).sample(test_rows, min(PICK_SAMPLE, len(test_rows)))
             say(f"    scoring {len(sample)} test customers, one request each, to pick clear cases")
             runtime = _Runtime(model_server.url)
             redacted = parameters.get("PiiRedaction", "true").lower() != "false"

@@ -14,16 +14,24 @@ Dynamic int8 quantises activations with one scale per input tensor, so texts
 sharing a pass would move each other's vectors (cosine down to 0.99 here).
 Every piece therefore runs alone and unpadded: deterministic, and on 2 cores
 faster than padded batches (padding is most of a mixed batch's cost).
+
+A lone piece (a single-record request) runs on ONNX Runtime's own thread pool.
+Many pieces run side by side instead, one single-threaded pass per core: a
+short sequence leaves most of an intra-op pool idle, so this is 1.6x the
+throughput on 2 cores (107.7 vs 66.6 texts a second, idle machine), and each
+piece still runs alone.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +40,15 @@ import numpy as np
 ONNX_DIR = "onnx"
 INT8_FILE = "model_qint8.onnx"
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Below this many pieces the side-by-side passes do not pay for their threads.
+PARALLEL_MIN_PIECES = 8
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def int8_path(model_dir: Path) -> Path:
@@ -95,7 +112,6 @@ class OnnxSentenceModel:
     """The parts of a SentenceTransformer the encoder uses, on ONNX Runtime."""
 
     def __init__(self, model_dir: Path, *, threads: int | None = None) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
         from transformers import AutoTokenizer
 
@@ -105,11 +121,10 @@ class OnnxSentenceModel:
             raise FileNotFoundError(f"no ONNX encoder at {path}: it is exported at training time")
         config = json.loads((model_dir / "sentence_bert_config.json").read_text())
         self.max_seq_length = int(config.get("max_seq_length", 256))
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._path = path
+        self._threads = threads
+        self.session = self._session(threads)
+        self._single_threaded: Any = None
         self._inputs = {i.name for i in self.session.get_inputs()}
         self._dimension = int(self.session.get_outputs()[0].shape[-1])
         # The fast tokenizer for offsets (window cuts); the bare one for encoding.
@@ -119,29 +134,55 @@ class OnnxSentenceModel:
         self._bare.enable_truncation(self.max_seq_length)
         self._lock = threading.Lock()  # the tokenizer's truncation state is shared
 
+    def _session(self, threads: int | None) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        return ort.InferenceSession(str(self._path), options, providers=["CPUExecutionProvider"])
+
     def get_embedding_dimension(self) -> int:
         return self._dimension
+
+    def _vector(self, session: Any, ids: list[int]) -> np.ndarray:
+        array = np.asarray([ids], dtype=np.int64)
+        feed = {
+            "input_ids": array,
+            "attention_mask": np.ones_like(array),
+            "token_type_ids": np.zeros_like(array),
+        }
+        hidden = session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0][0]
+        vector = hidden.mean(axis=0)
+        return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
     def encode(self, pieces: Sequence[str], show_progress_bar: bool = False, **_: Any) -> np.ndarray:
         """Mean-pooled, L2-normalised vectors, one unpadded pass per piece."""
         with self._lock:
             encodings = self._bare.encode_batch(list(pieces))
         vectors = np.empty((len(encodings), self._dimension), dtype=np.float32)
-        rows: Any = enumerate(encodings)
+        workers = 1 if self._threads else _cores()
+        if workers > 1 and len(encodings) >= PARALLEL_MIN_PIECES:
+            with self._lock:
+                if self._single_threaded is None:
+                    self._single_threaded = self._session(1)
+            session = self._single_threaded
+            pool = ThreadPoolExecutor(workers)
+            results: Any = pool.map(lambda e: self._vector(session, e.ids), encodings)
+        else:
+            pool = None
+            results = (self._vector(self.session, e.ids) for e in encodings)
         if show_progress_bar:
             from tqdm.auto import tqdm
 
-            rows = tqdm(rows, total=len(encodings), desc="encoding (onnx int8)", unit="piece")
-        for row, encoding in rows:
-            ids = np.asarray([encoding.ids], dtype=np.int64)
-            feed = {
-                "input_ids": ids,
-                "attention_mask": np.ones_like(ids),
-                "token_type_ids": np.zeros_like(ids),
-            }
-            hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0][0]
-            vector = hidden.mean(axis=0)
-            vectors[row] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+            results = tqdm(results, total=len(encodings), desc="encoding (onnx int8)", unit="piece")
+        try:
+            for row, vector in enumerate(results):
+                vectors[row] = vector
+        finally:
+            if pool is not None:
+                pool.shutdown()
         return vectors
 
 
