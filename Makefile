@@ -24,12 +24,15 @@ help: ## list every target (a test checks that none is missing here)
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 # Each install says what it installs and roughly how long it takes: pip itself stays quiet (-q).
+# --no-compile: byte-compiling every installed module (torch alone has thousands) took about half
+# of the install; Python compiles what is imported, when it is first imported.
+PIP_INSTALL := -m pip install -q --no-compile
 $(VENV)/.installed: pyproject.toml
 	@echo "setup: creating $(VENV) (Python 3.11) and installing the project with the model, local and dev extras"
-	@echo "setup:   torch (CPU), scikit-learn, sentence-transformers, moto, pocketsphinx, ruff, pytest: about 2-3 minutes"
+	@echo "setup:   torch (CPU), scikit-learn, sentence-transformers, moto, pocketsphinx, ruff, pytest: about 1 minute from pip's cache"
 	$(PYTHON311) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[model,local,dev]'
+	$(PY) $(PIP_INSTALL) -e '.[model,local,dev]'
 	@echo "setup: $(VENV) ready ($$(du -sh $(VENV) | cut -f1))"
 	@touch $@
 
@@ -37,13 +40,13 @@ $(FN_VENV)/.installed: pyproject.toml
 	@echo "setup: creating $(FN_VENV) (Python 3.13, the Lambdas' runtime) with the functions-test extra (Powertools, boto3, moto, pytest)"
 	$(PYTHON313) -m venv $(FN_VENV)
 	$(FN_VENV)/bin/python -m pip install -q --upgrade pip
-	$(FN_VENV)/bin/python -m pip install -q -e '.[functions-test]'
+	$(FN_VENV)/bin/python $(PIP_INSTALL) -e '.[functions-test]'
 	@touch $@
 
 $(SAM_VENV)/.installed:
 	@echo "setup: creating $(SAM_VENV) with aws-sam-cli 1.170.0 (it pins its own boto3): about 1 minute"
 	$(PYTHON311) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install -q 'aws-sam-cli==1.170.0'
+	$(SAM_VENV)/bin/python $(PIP_INSTALL) 'aws-sam-cli==1.170.0'
 	@touch $@
 
 espeak: ## install espeak-ng from Debian (the demo's synthesised calls) unless present
@@ -85,8 +88,8 @@ $(OPS_VENV)/.installed: ops/requirements.txt
 	@echo "setup: creating $(OPS_VENV) (Python 3.11) from ops/requirements.txt: sagemaker 3.27.0 and its pins, about 1.1 GB, 1.5-3 minutes"
 	$(PYTHON311) -m venv $(OPS_VENV)
 	$(OPS_VENV)/bin/python -m pip install -q --upgrade pip
-	$(OPS_VENV)/bin/python -m pip install -q -r ops/requirements.txt
-	$(OPS_VENV)/bin/python -m pip install -q --no-deps -e .
+	$(OPS_VENV)/bin/python $(PIP_INSTALL) -r ops/requirements.txt
+	$(OPS_VENV)/bin/python $(PIP_INSTALL) --no-deps -e .
 	@touch $@
 
 ops-test: $(OPS_VENV)/.installed ## the SageMaker launcher's tests, in the ops virtualenv (sagemaker SDK v3)
