@@ -53,10 +53,8 @@ class AdditiveClassifier(ClassifierMixin, BaseEstimator):
     def _split(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         X = np.asarray(X, dtype=np.float64)
         cut = X.shape[1] - self.text_columns
-        if self.text_columns < 0 or cut < 1:
-            raise ValueError(
-                f"{X.shape[1]} feature columns cannot hold profile columns and {self.text_columns} text columns"
-            )
+        if self.text_columns < 0 or cut < 0:
+            raise ValueError(f"{X.shape[1]} feature columns cannot hold {self.text_columns} text columns")
         return X[:, :cut], X[:, cut:]
 
     def fit(self, X: Any, y: Any) -> AdditiveClassifier:
@@ -69,10 +67,14 @@ class AdditiveClassifier(ClassifierMixin, BaseEstimator):
             min_samples_leaf=self.min_samples_leaf,
             random_state=self.seed,
         )
-        folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
-        held_out = cross_val_predict(clone(trees), profile, y, cv=folds, method="decision_function")
-        self.trees_ = trees.fit(profile, y)
-        combined = np.column_stack([held_out, text])
+        if profile.shape[1]:
+            folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
+            held_out = cross_val_predict(clone(trees), profile, y, cv=folds, method="decision_function")
+            self.trees_ = trees.fit(profile, y)
+            combined = np.column_stack([held_out, text])
+        else:  # text only: the linear part alone
+            self.trees_ = None
+            combined = text
         self.scale_ = StandardScaler().fit(combined)
         self.linear_ = LogisticRegression(C=self.c, class_weight=self.class_weight, max_iter=2000)
         self.linear_.fit(self.scale_.transform(combined), y)
@@ -82,6 +84,8 @@ class AdditiveClassifier(ClassifierMixin, BaseEstimator):
 
     def _combined(self, X: Any) -> np.ndarray:
         profile, text = self._split(X)
+        if self.trees_ is None:
+            return self.scale_.transform(text)
         return self.scale_.transform(np.column_stack([self.trees_.decision_function(profile), text]))
 
     def decision_function(self, X: Any) -> np.ndarray:

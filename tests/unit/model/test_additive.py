@@ -57,10 +57,18 @@ def test_without_text_columns_it_is_the_trees_alone(data):
     assert model.predict_proba(X[:5, :2]).shape == (5, 2)
 
 
+def test_text_alone_is_the_linear_part_alone(data):
+    X, y = data
+    model = AdditiveClassifier(text_columns=1).fit(X[:, 2:], y)
+    assert model.trees_ is None
+    p = model.predict_proba(np.array([[-1.0], [0.0], [1.0]]))[:, 1]
+    assert np.all(np.diff(p) > 0)
+
+
 def test_more_text_columns_than_features_is_refused(data):
     X, y = data
-    with pytest.raises(ValueError, match="cannot hold profile columns and 3 text columns"):
-        AdditiveClassifier(text_columns=3).fit(X, y)
+    with pytest.raises(ValueError, match="3 feature columns cannot hold 4 text columns"):
+        AdditiveClassifier(text_columns=4).fit(X, y)
 
 
 def test_the_pipeline_refuses_the_additive_classifier_on_raw_embeddings():
