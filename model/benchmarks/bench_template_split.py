@@ -35,11 +35,6 @@ CLASSIFIERS: dict[str, dict] = {
     },
     "logreg-0.003": {"classifier": "logreg", "classifier_params": {"c": 0.003}},
     "logreg-0.01": {"classifier": "logreg", "classifier_params": {"c": 0.01}},
-    "additive": {
-        "classifier": "additive",
-        "n_estimators": 300,
-        "classifier_params": {"learning_rate": 0.05, "max_depth": 3, "min_samples_leaf": 40, "c": 0.01},
-    },
 }
 
 

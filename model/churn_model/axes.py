@@ -41,6 +41,8 @@ STAYING: tuple[tuple[str, str], ...] = (
 AXES: tuple[tuple[str, str], ...] = LEAVING + STAYING
 NAMES: tuple[str, ...] = tuple(name for name, _ in AXES)
 STATEMENTS: tuple[str, ...] = tuple(statement for _, statement in AXES)
+# Columns per text for the features this module computes (the embedding's width depends on the encoder).
+WIDTHS: dict[str, int] = {"intent": 1, "axes": len(AXES)}
 
 
 def similarities(vectors: np.ndarray, statements: np.ndarray) -> np.ndarray:

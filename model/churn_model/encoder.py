@@ -3,7 +3,8 @@
 ``transform`` embeds a column of texts in batched ``encode()`` calls. ``fit``
 learns nothing from the data; with ``features="intent"`` or ``"axes"`` it
 embeds the fixed statements of axes.py once, and ``transform`` returns each
-text's intent score or its similarity to each statement instead of its embedding. Only its path and parameters are pickled;
+text's intent score or its similarity to each statement instead of its
+embedding. Only its path, parameters and those statement vectors are pickled;
 the network is (re)loaded lazily, from files on disk, never from a model hub.
 
 Behaviour worth knowing:

@@ -327,7 +327,7 @@ class Explainer:
                     topic_similarity=similarity,
                 )
                 variants.append((i, reason))
-            # The classifier sees what the encoder's transform returns (axes, embedding or both).
+            # The classifier sees what the encoder's transform returns (intent, axes or embedding).
             blocks[name] = (
                 np.asarray(encoder.project(full), dtype=np.float64),
                 np.asarray(encoder.project(removed), dtype=np.float64),

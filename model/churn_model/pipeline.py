@@ -24,13 +24,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .additive import AdditiveClassifier
-from .axes import STATEMENTS
+from .axes import WIDTHS
 from .encoder import DEFAULT_TEXT_FEATURES, SentenceEncoder
 
 CLASSIFIERS = ("rf", "hgb", "logreg", "additive")
 CALIBRATIONS = ("isotonic", "sigmoid", "none")
-# Output columns per text column, where known before the encoder loads.
-TEXT_WIDTHS = {"intent": 1, "axes": len(STATEMENTS)}
 # Out-of-fold calibration: every calibration point is scored by a model that did not see it.
 CALIBRATION_FOLDS = 3
 
@@ -150,12 +148,12 @@ def build_pipeline(
     features = ColumnTransformer(steps, sparse_threshold=0.0)
     if classifier == "additive":
         # The text block comes last in the ColumnTransformer's output; its width is known up front.
-        if spec.text and text_features not in TEXT_WIDTHS:
+        if spec.text and text_features not in WIDTHS:
             raise ValueError(
                 "the additive classifier takes --text-features intent or axes; "
                 "for the embedding use --classifier hgb or logreg"
             )
-        classifier_params["text_columns"] = len(spec.text) * TEXT_WIDTHS.get(text_features, 0)
+        classifier_params["text_columns"] = len(spec.text) * WIDTHS.get(text_features, 0)
     model = build_classifier(
         classifier,
         n_estimators=n_estimators,
