@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .features import CATEGORICAL, NUMERICAL, TEXT, categorical_value
+from .topics import CallTopics, TopicsError
 
 JSON = "application/json"
 JSON_LINES = "application/jsonlines"
@@ -198,8 +199,10 @@ def prediction(
     model_version: str,
     missing: Sequence[str],
     reasons: Sequence[Mapping[str, Any]] | None = None,
+    topics: CallTopics | None = None,
 ) -> dict[str, Any]:
-    """One answer; ``reasons`` only when the request asked to explain (model/README.md)."""
+    """One answer; ``reasons`` only when the request asked to explain (model/README.md);
+    ``topics`` (the whole call's, ``churn_contracts.topics``) when the model classifies them."""
     answer: dict[str, Any] = {
         "probability": float(probability),
         "model_version": model_version,
@@ -207,6 +210,8 @@ def prediction(
     }
     if reasons is not None:
         answer["reasons"] = [dict(r) for r in reasons]
+    if topics is not None:
+        answer["topics"] = topics.to_dict()
     return answer
 
 
@@ -244,6 +249,9 @@ class Score:
     missing_features: list[str]
     # Present when the request asked to explain: {"kind", "name", "value", "effect", "method", ...}.
     reasons: list[dict[str, Any]] = field(default_factory=list)
+    # The whole call's topics; None from a model that does not classify them (older artifacts).
+    topics: CallTopics | None = None
+    topics_problem: str | None = None  # why a malformed ``topics`` was dropped (the score stands)
 
 
 def shorten_text(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, bool]:
@@ -295,7 +303,16 @@ def parse_score(body: bytes | str) -> Score:
     version = payload.get("model_version")
     reasons = parse_reasons(payload.get("reasons"))
     missing_names = [str(m) for m in missing]
-    return Score(float(probability), str(version) if version else "unknown", missing_names, reasons)
+    # Topics are enrichment: a malformed document is dropped with its reason, never the score.
+    topics, problem = None, None
+    if payload.get("topics") is not None:
+        try:
+            topics = CallTopics.from_dict(payload["topics"])
+        except TopicsError as exc:
+            problem = str(exc)
+    return Score(
+        float(probability), str(version) if version else "unknown", missing_names, reasons, topics, problem
+    )
 
 
 def parse_reasons(value: Any) -> list[dict[str, Any]]:

@@ -1,0 +1,84 @@
+import json
+
+import pytest
+from churn_contracts.endpoint import parse_score, prediction
+from churn_contracts.topics import (
+    COMPLAINT_TOPICS,
+    MAX_SENTENCE_CHARS,
+    TOPIC_IDS,
+    CallTopics,
+    TopicsError,
+    canonical,
+    from_reasons,
+    summarise,
+)
+
+
+def test_table_has_one_praise_and_complaints():
+    assert "praise" in TOPIC_IDS and "praise" not in COMPLAINT_TOPICS
+    assert {"coverage", "billing", "service", "competitor", "cancel", "device"} <= COMPLAINT_TOPICS
+    assert canonical("network") == "coverage" and canonical("price") == "billing"
+    assert canonical("weather") is None
+
+
+def test_summarise_counts_every_sentence_and_keeps_the_strongest():
+    sentences = ["The signal drops.", "No coverage at home.", "I'm cancelling.", "Thanks."]
+    labels = [[("coverage", 0.6)], [("coverage", 0.8)], [("cancel", 0.7), ("coverage", 0.2)], []]
+    topics = summarise(sentences, labels, method="test")
+    assert topics.sentences == 4
+    assert topics.counts == {"coverage": 3, "cancel": 1}
+    assert topics.strongest["coverage"].text == "No coverage at home."
+    assert topics.strongest["coverage"].sentence == 1
+    assert topics.ranked() == ["coverage", "cancel"]
+    assert topics.main_complaint() == "coverage"
+
+
+def test_round_trip_and_bounded_text():
+    topics = summarise(["x" * 1000], [[("billing", 0.5)]])
+    back = CallTopics.from_dict(json.loads(json.dumps(topics.to_dict())))
+    assert back == topics
+    assert len(back.strongest["billing"].text) == MAX_SENTENCE_CHARS
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [],
+        {"counts": []},
+        {"counts": {"billing": -1}},
+        {"counts": {"billing": True}},
+        {"counts": {"billing": 1}, "strongest": {"billing": {"text": "a", "strength": 2}}},
+        {"counts": {"billing": 1}, "strongest": {"billing": {"strength": 0.5}}},
+    ],
+)
+def test_malformed_documents_raise(bad):
+    with pytest.raises(TopicsError):
+        CallTopics.from_dict(bad)
+
+
+def test_unknown_topics_from_a_newer_table_are_dropped():
+    topics = CallTopics.from_dict({"counts": {"weather": 2, "device": 1}, "strongest": {}})
+    assert topics.counts == {"device": 1}
+
+
+def test_endpoint_answer_carries_topics_and_old_models_have_none():
+    topics = summarise(["You overcharged me."], [[("billing", 0.7)]])
+    score = parse_score(json.dumps(prediction(0.4, "m", [], topics=topics)))
+    assert score.topics == topics and score.topics_problem is None
+    assert parse_score(json.dumps(prediction(0.4, "m", []))).topics is None
+
+
+def test_a_malformed_topics_answer_keeps_the_score():
+    score = parse_score(json.dumps({"probability": 0.4, "topics": {"counts": "x"}}))
+    assert score.probability == 0.4 and score.topics is None
+    assert "counts" in score.topics_problem
+
+
+def test_topics_from_phrase_reasons_use_the_new_ids():
+    reasons = [
+        {"kind": "phrase", "value": "The network is awful.", "topic": "network", "topic_similarity": 0.5},
+        {"kind": "profile", "name": "Day Mins", "value": 300},
+        {"kind": "phrase", "value": "Hello.", "topic": "other", "topic_similarity": 0.1},
+    ]
+    topics = from_reasons(reasons)
+    assert topics.counts == {"coverage": 1} and topics.sentences == 2
