@@ -31,7 +31,9 @@ TOPIC_TABLE: tuple[Topic, ...] = (
     Topic("service", "customer service", True),
     Topic("device", "phone or device", True),
     Topic("competitor", "another provider", True),
-    Topic("cancel", "cancelling or the contract", True),
+    # Leaving is the risk itself, not something to fix: the offer answers the complaint behind it.
+    Topic("cancel", "cancelling or the contract", False),
+    Topic("plan", "plan change or upgrade", False),
     Topic("praise", "praise", False),
 )
 TOPIC_IDS: tuple[str, ...] = tuple(t.id for t in TOPIC_TABLE)
