@@ -117,11 +117,19 @@ class CallItem:
     suppressed_by: str | None = None
     failure_reason: str | None = None
     open_status: str | None = None
+    # Issue 22: stored with the score. The whole call's topics (churn_contracts.topics JSON), the
+    # reasons in words, and at high risk the complete alert as published (``alert``: kind,
+    # dedupe_key, subject, message, attributes, offer_id), written with the alert claim.
+    topics: Mapping[str, Any] | None = None
+    reasons: list[Mapping[str, Any]] = field(default_factory=list)
+    alert_dedupe_key: str | None = None
+    follow_up_message_id: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> CallItem:
         missing = item.get("missing_features")
+        alert = item.get("alert")
         return cls(
             job_name=str(item.get(CALLS_KEY, "")),
             status=_str(item.get("status")),
@@ -151,6 +159,12 @@ class CallItem:
             suppressed_by=_str(item.get("suppressed_by")),
             failure_reason=_str(item.get("failure_reason")),
             open_status=_str(item.get(OPEN_STATUS)),
+            topics=item["topics"] if isinstance(item.get("topics"), Mapping) else None,
+            reasons=[r for r in item.get("reasons") or [] if isinstance(r, Mapping)]
+            if isinstance(item.get("reasons"), list)
+            else [],
+            alert_dedupe_key=_str(alert.get("dedupe_key")) if isinstance(alert, Mapping) else None,
+            follow_up_message_id=_str(item.get("follow_up_message_id")),
             raw=dict(item),
         )
 

@@ -1,9 +1,11 @@
-"""The names table: every column the model, the profiles table and the endpoint use."""
+"""The names table: every column the model, the profiles table and the endpoint use, and how
+people read them (display names, units and groups: ``DISPLAY``)."""
 
 from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 from decimal import Decimal
 
 NUMERICAL: tuple[str, ...] = (
@@ -61,3 +63,51 @@ def categorical_value(value: object) -> str | None:
     raise TypeError(
         f"a categorical value must be a string, number, boolean or null, got {type(value).__name__}"
     )
+
+
+# --- how people read the features (alerts, reports) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Display:
+    """A feature as an agent reads it: its group's plain name, the unit of its value, and how
+    a reason about it is worded (``more``: a high value raises the risk; ``less``: a low one)."""
+
+    group: str
+    name: str  # the group's plain name, as a reason's subject ("daytime usage")
+    unit: str = ""  # after the value ("minutes", "$"); "" for counts and categories
+    noun: str = ""  # what the value counts ("calls"), for "5 calls, typical 1"
+    phrase: str = ""  # the reason's words when the value is high ("Calls customer service often")
+    low_phrase: str = ""  # ...and when it is low
+    money: bool = False  # a monthly charge: part of the customer's monthly value
+
+
+# One row per profile feature. Minutes and charge of one period are one fact ("daytime usage"),
+# so a reason group names it once.
+DISPLAY: dict[str, Display] = {
+    "Account Length": Display("tenure", "time with us", "months", phrase="Long-standing customer", low_phrase="New customer"),
+    "VMail Message": Display("voicemail", "voicemail use", noun="voicemail messages", phrase="Uses voicemail a lot", low_phrase="Hardly uses voicemail"),
+    "Day Mins": Display("day", "daytime usage", "minutes", phrase="Heavy daytime use", low_phrase="Light daytime use"),
+    "Day Calls": Display("day", "daytime usage", noun="daytime calls", phrase="Heavy daytime use", low_phrase="Light daytime use"),
+    "Day Charge": Display("day", "daytime usage", "$", phrase="Heavy daytime use", low_phrase="Light daytime use", money=True),
+    "Eve Mins": Display("evening", "evening usage", "minutes", phrase="Heavy evening use", low_phrase="Light evening use"),
+    "Eve Calls": Display("evening", "evening usage", noun="evening calls", phrase="Heavy evening use", low_phrase="Light evening use"),
+    "Eve Charge": Display("evening", "evening usage", "$", phrase="Heavy evening use", low_phrase="Light evening use", money=True),
+    "Night Mins": Display("night", "night usage", "minutes", phrase="Heavy night use", low_phrase="Light night use"),
+    "Night Calls": Display("night", "night usage", noun="night calls", phrase="Heavy night use", low_phrase="Light night use"),
+    "Night Charge": Display("night", "night usage", "$", phrase="Heavy night use", low_phrase="Light night use", money=True),
+    "Intl Mins": Display("international", "international usage", "minutes", phrase="Heavy international use", low_phrase="Light international use"),
+    "Intl Calls": Display("international", "international usage", noun="international calls", phrase="Heavy international use", low_phrase="Light international use"),
+    "Intl Charge": Display("international", "international usage", "$", phrase="Heavy international use", low_phrase="Light international use", money=True),
+    "CustServ Calls": Display("service-calls", "calls to customer service", noun="calls", phrase="Calls customer service often", low_phrase="Rarely calls customer service"),
+    "State": Display("state", "state"),
+    "Location": Display("location", "location"),
+    "plan": Display("plan", "plan"),
+    "limit": Display("limit", "plan limit"),
+}  # fmt: skip
+MONTHLY_CHARGES: tuple[str, ...] = tuple(name for name, d in DISPLAY.items() if d.money)
+
+
+def display(name: str) -> Display:
+    """The display row of a feature; an unknown name reads as itself."""
+    return DISPLAY.get(name) or Display(name, name)

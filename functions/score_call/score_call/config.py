@@ -44,6 +44,12 @@ class Settings:
     # The reconciler: calls in flight longer than this are looked at; older than stuck_after, counted stuck.
     reconcile_after_seconds: int = 600
     stuck_after_seconds: int = 3600
+    # The customer's name and phone in alerts (never in logs), where the profile has them.
+    alert_contact_details: bool = False
+    # A repeat high-risk call inside the quiet window sends a short follow-up instead of nothing.
+    alert_follow_ups: bool = True
+    # The presigned link to the redacted transcript lives this long (0: no link).
+    transcript_link_seconds: int = 12 * 3600
 
     def __post_init__(self) -> None:
         try:
@@ -58,6 +64,9 @@ class Settings:
             raise ConfigError("ALERT_SUPPRESSION_DAYS must not be negative")
         if self.excerpt_max_chars < 0:
             raise ConfigError("EXCERPT_MAX_CHARS must not be negative")
+        # SigV4 presigned URLs live at most 7 days.
+        if not 0 <= self.transcript_link_seconds <= 7 * 24 * 3600:
+            raise ConfigError("TRANSCRIPT_LINK_HOURS must be from 0 to 168")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -85,4 +94,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "RECONCILE_AFTER_SECONDS", number(env, "RECONCILE_AFTER_MINUTES", 10, int) * 60, int
         ),
         stuck_after_seconds=number(env, "STUCK_AFTER_SECONDS", 3600, int),
+        alert_contact_details=parse_bool(env.get("ALERT_CONTACT_DETAILS"), False),
+        alert_follow_ups=parse_bool(env.get("ALERT_FOLLOW_UPS"), True),
+        transcript_link_seconds=int(number(env, "TRANSCRIPT_LINK_HOURS", 12.0) * 3600),
     )

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from churn_lambda.logs import pin_library_loggers
 
 from .adapters import clients
-from .adapters.alerts import AlertPublisher
+from .adapters.alerts import AlertPublisher, S3TranscriptLinks
 from .adapters.calls import CallsRepository
 from .adapters.endpoint import EndpointScorer
 from .adapters.offers import advisor_from_env
@@ -48,6 +48,7 @@ def collaborators() -> Collaborators:
         ),
         publisher=AlertPublisher(clients.client("sns"), config.alert_topic_arn),
         advisor=advisor_from_env(clients.client, clients.table),
+        links=S3TranscriptLinks(clients.client("s3")),
     )
 
 
@@ -111,6 +112,8 @@ def report(outcome: Outcome, *, completed: bool = True) -> dict[str, Any]:
             _count("HighRiskAlerts")
         elif result is Result.SUPPRESSED:
             _count("AlertsSuppressed")
+            if outcome.message_id:
+                _count("AlertFollowUps")
         logger.info("Call scored", extra=details)
     return {"job_name": outcome.job_name, **details}
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from churn_contracts.calls import CallItem
 from churn_contracts.endpoint import ResponseError, Score
 from churn_contracts.locations import S3Location
+
+if TYPE_CHECKING:
+    from .alert import PreparedAlert
 
 __all__ = [
     "CallItem",
@@ -102,6 +106,11 @@ class ScoreRecord:
     latency_ms: float
     excerpt: str | None = None
     text_truncated: bool = False
+    # Stored with the score: the whole call's topics and the reasons in words (JSON-ready).
+    topics: dict[str, Any] | None = None
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    # At high risk: the complete alert, written in the same write that claims it.
+    alert: PreparedAlert | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,7 @@ class WindowClaim:
     holder_job_name: str | None = None  # the call whose delivered alert holds the window
     busy: bool = False  # another call is publishing now
     delivered_message_id: str | None = None  # this call's alert already went out (the journal)
+    holder_alerted_at: str | None = None  # when the alert holding the window went out
 
 
 class Result(StrEnum):
@@ -124,7 +134,7 @@ class Result(StrEnum):
     SCORING_FAILED = "scoring-failed"
     SCORED = "scored"
     ALERTED = "alerted"
-    SUPPRESSED = "suppressed"
+    SUPPRESSED = "suppressed"  # with a message_id: a repeat call's follow-up went out instead
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,15 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 from churn_contracts.offers import RulesError, RuleSet, choose_offer, reason_topics
+from churn_contracts.topics import LEGACY_TOPICS, CallTopics
 from churn_lambda.env import ConfigError, parse_bool
 
 from .alert import Alert, without_phrases
+from .wording import word_reasons
 
-# Reasons asked of the endpoint per call: the email's "Why" reads two or three sentences.
-EXPLAIN_K = 3
+# Reasons asked of the endpoint per call: enough that grouping (daytime minutes and charge are
+# one fact) still leaves three, and that the customer's strongest sentence is among them.
+EXPLAIN_K = 8
 
 log = Logger(child=True)
 
@@ -48,6 +51,8 @@ class OfferSettings:
     high_risk_precision: float | None = None
     alert_excerpts: bool = True
     region: str | None = None
+    high_risk_customers: int | None = None  # the customers HIGH_RISK_PRECISION was measured on
+    churn_period: str | None = None  # what "leave" means in time ("3 months")
 
 
 def load_offer_settings(env: Mapping[str, str] | None = None) -> OfferSettings:
@@ -59,6 +64,9 @@ def load_offer_settings(env: Mapping[str, str] | None = None) -> OfferSettings:
         raise ConfigError(f"HIGH_RISK_PRECISION must be a number, got {precision!r}") from exc
     if value is not None and not 0.0 < value <= 1.0:
         raise ConfigError("HIGH_RISK_PRECISION must be in (0, 1]")
+    customers = env.get("HIGH_RISK_CUSTOMERS", "").strip()
+    if customers and (not customers.isdigit() or int(customers) == 0):
+        raise ConfigError(f"HIGH_RISK_CUSTOMERS must be a positive whole number, got {customers!r}")
     return OfferSettings(
         rules_bucket=env.get("OFFER_RULES_BUCKET", "").strip()
         or env.get("RECORDINGS_BUCKET", "").strip()
@@ -68,6 +76,8 @@ def load_offer_settings(env: Mapping[str, str] | None = None) -> OfferSettings:
         high_risk_precision=value,
         alert_excerpts=parse_bool(env.get("ALERT_EXCERPTS"), True),
         region=env.get("AWS_REGION", "").strip() or env.get("AWS_DEFAULT_REGION", "").strip() or None,
+        high_risk_customers=int(customers) if customers else None,
+        churn_period=env.get("CHURN_PERIOD", "").strip()[:64] or None,
     )
 
 
@@ -78,7 +88,12 @@ def explain_request(record: Mapping[str, Any], k: int = EXPLAIN_K) -> dict[str, 
 
 @dataclass
 class Advisor:
-    """Fills an alert's 1.1 fields: reasons, offer, the risk's meaning and the console region."""
+    """Fills an alert's enrichment: reasons in words, the offer, the risk's meaning, the region.
+
+    Enrichment degrades an alert, never stops it: a rules document that cannot be read or parsed
+    (or nests too deep for the parser), an offer history that is throttled or missing, anything
+    else that fails here gives ``offer: null`` with the reason and a ``degraded`` note.
+    """
 
     settings: OfferSettings
     rules: RulesSource | None = None
@@ -91,40 +106,88 @@ class Advisor:
         reasons: list[dict[str, Any]],
         profile: Mapping[str, Any],
         now: datetime | None = None,
+        topics: CallTopics | None = None,
     ) -> Alert:
-        shown = reasons if self.settings.alert_excerpts else without_phrases(reasons)
-        offer, why = self._offer(alert.customer_id, reasons, profile, now or self.now())
+        excerpts = self.settings.alert_excerpts
+        worded = word_reasons(reasons, strongest_sentence=strongest_sentence(topics), excerpts=excerpts)
+        shown = worded if excerpts else without_phrases(worded)
+        offer, why, problem = self._offer(alert.customer_id, reasons, topics, profile, now or self.now())
         return replace(
             alert,
             reasons=shown,
             offer=offer,
             offer_reason=why,
             high_precision=self.settings.high_risk_precision,
+            high_customers=self.settings.high_risk_customers,
+            period=self.settings.churn_period,
             region=self.settings.region,
+            topics=topics.to_dict() if topics else None,
+            degraded=[*alert.degraded, *([problem] if problem else [])],
         )
 
     def _offer(
-        self, customer_id: str, reasons: list[dict[str, Any]], profile: Mapping[str, Any], moment: datetime
-    ) -> tuple[dict[str, Any] | None, str]:
+        self,
+        customer_id: str,
+        reasons: list[dict[str, Any]],
+        topics: CallTopics | None,
+        profile: Mapping[str, Any],
+        moment: datetime,
+    ) -> tuple[dict[str, Any] | None, str, str | None]:
         if self.rules is None:
-            return None, "no offer rules are configured"
+            return None, "no offer rules are configured", None
         try:
             rules = self.rules.current()
-        except (RulesUnavailableError, RulesError) as exc:
-            log.warning("Offer rules unavailable", extra={"error": str(exc)[:300]})
-            return None, "the offer rules could not be read"
+        except (RulesUnavailableError, RulesError, RecursionError, MemoryError) as exc:
+            # RecursionError: a deeply nested document (json.loads in churn_contracts.offers).
+            log.warning("Offer rules unavailable", extra={"error": type(exc).__name__})
+            return None, "the offer rules could not be read", "offer: the rules could not be read"
+        except Exception as exc:  # enrichment: whatever else failed, the alert still goes out
+            log.warning("Offer rules unavailable", extra={"error": type(exc).__name__})
+            return None, "the offer rules could not be read", "offer: the rules could not be read"
         history = self.history
 
         def offered_within(offer_id: str, days: float) -> bool:
             return history is not None and history.offered_within(customer_id, offer_id, days, moment)
 
-        decision = choose_offer(rules, profile, reason_topics(reasons), offered_within)
+        try:
+            decision = choose_offer(rules, profile, rule_topics(reasons, topics), offered_within)
+        except Exception as exc:  # a throttled or missing offer-history table, above all
+            log.warning("Offer not chosen", extra={"error": type(exc).__name__})
+            why = "the offer history could not be read, so no offer was chosen (it may repeat one)"
+            return None, why, "offer: the offer history could not be read"
         offer = decision.document()
         if offer is not None:
             offer["rules_version"] = rules.version or None
-        return offer, decision.reason
+        return offer, decision.reason, None
 
-    def record(self, alert: Alert, at: datetime) -> None:
+    def record(self, customer_id: str, offer_id: str | None, job_name: str, at: datetime) -> None:
         """After the alert went out: the customer has now had this offer."""
-        if alert.offer and self.history is not None:
-            self.history.record(alert.customer_id, str(alert.offer["offer_id"]), alert.job_name, at)
+        if offer_id and self.history is not None:
+            self.history.record(customer_id, offer_id, job_name, at)
+
+
+def strongest_sentence(topics: CallTopics | None) -> dict[str, Any] | None:
+    """The customer's strongest sentence of the call: of its main complaint, else of any topic."""
+    if not topics:
+        return None
+    ranked = topics.complaints() or topics.ranked()
+    best = max(
+        (t for t in ranked if t in topics.strongest),
+        key=lambda t: (t in topics.complaints(), topics.strongest[t].strength),
+        default=None,
+    )
+    if best is None:
+        return None
+    found = topics.strongest[best]
+    return {"text": found.text, "topic": best, "strength": found.strength}
+
+
+def rule_topics(reasons: list[dict[str, Any]], topics: CallTopics | None) -> list[str]:
+    """The topics offer rules match on: the whole call's (and their older names), then the
+    phrase reasons' (models without whole-call topics)."""
+    found: list[str] = []
+    for topic in topics.ranked() if topics else []:
+        found.append(topic)
+        found += [old for old, new in LEGACY_TOPICS.items() if new == topic and old != topic]
+    found += reason_topics(reasons)
+    return list(dict.fromkeys(found))

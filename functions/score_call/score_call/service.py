@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
@@ -29,11 +30,13 @@ from churn_contracts.endpoint import Score, request_record, shorten_text
 from churn_contracts.features import TEXT
 from churn_contracts.locations import LocationError, S3Location, parse_location
 from churn_contracts.profile import item_to_record
+from churn_contracts.topics import CallTopics, TopicsError
 from churn_contracts.transcribe import TranscriptError
 from churn_lambda.logs import safe_reason
 from churn_lambda.retry import Backoff, call_with_backoff
 
-from .alert import Alert
+from .alert import ALERT_TYPE, Alert, PreparedAlert, follow_up
+from .compose import TranscriptLinks, base_alert, call_facts, compose_alert
 from .config import Settings
 from .models import (
     COMPLETED,
@@ -49,8 +52,9 @@ from .models import (
     WindowBusyError,
     WindowClaim,
 )
-from .offers import Advisor, explain_request
+from .offers import Advisor, explain_request, strongest_sentence
 from .transcript import excerpt, model_text
+from .wording import word_reasons
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +119,8 @@ class Collaborators:
     sleep: Callable[[float], None] = time.sleep
     # Reasons and a retention offer in the alert (issue 13); None: alerts carry neither.
     advisor: Advisor | None = None
+    # Presigned links to the redacted transcript (issue 22); None: alerts carry none.
+    links: TranscriptLinks | None = None
 
 
 def transcript_location(job: TranscriptionJob, settings: Settings) -> S3Location:
@@ -194,7 +200,7 @@ def finish_call(
             missing_features=list(call.missing_features),
             profile_found=profile is not None,
         )
-        return _alert(call, token, profile, scored, settings, deps, now)
+        return _alert(call, token, profile, scored, settings, deps, now, None)
     if call.status not in {CallStatus.TRANSCRIBING, CallStatus.SCORING}:
         return Outcome(Result.DUPLICATE, name, reason=f"unexpected status {call.status}")
 
@@ -224,7 +230,8 @@ def _score(
         raise TranscriptUnavailableError("Transcribe does not report this job as COMPLETED")
     location = transcript_location(job, settings)
     try:
-        text = model_text(deps.transcripts.read(location), settings)
+        document = deps.transcripts.read(location)
+        text = model_text(document, settings)
     except TranscriptError as exc:
         return _scoring_failed(deps, name, token, f"unusable transcript: {exc}", now())
     text, truncated = shorten_text(text)
@@ -244,6 +251,42 @@ def _score(
     quote = excerpt(text, settings.excerpt_max_chars) if settings.alert_excerpts and text else None
     scored_at = now()
     high = level is RiskLevel.HIGH
+    call = replace(
+        call,
+        status=CallStatus.SCORED.value,
+        probability=score.probability,
+        risk_level=level.value,
+        missing_features=missing,
+        profile_found=profile is not None,
+        model_version=score.model_version,
+        transcript_uri=location.uri,
+        scored_at=scored_at,
+        excerpt=quote,
+    )
+    prepared: PreparedAlert | None = None
+    if high:
+        # Composed before the claim is written, and written with it: whoever publishes later
+        # (a retry, the reconciler, a takeover) sends exactly these bytes.
+        alert = compose_alert(
+            call,
+            settings,
+            profile,
+            reasons=list(score.reasons),
+            topics=score.topics,
+            facts=call_facts(call, document),
+            advisor=deps.advisor,
+            links=deps.links,
+            transcript=location,
+            moment=scored_at,
+        )
+        prepared = alert.prepared()
+        shown = list(alert.reasons)
+    else:
+        shown = word_reasons(
+            list(score.reasons),
+            strongest_sentence=strongest_sentence(score.topics),
+            excerpts=settings.alert_excerpts,
+        )
     record = ScoreRecord(
         probability=score.probability,
         risk_level=level.value,
@@ -257,6 +300,9 @@ def _score(
         latency_ms=latency_ms,
         excerpt=quote,
         text_truncated=truncated,
+        topics=score.topics.to_dict() if score.topics else None,
+        reasons=shown,
+        alert=prepared,
     )
     alert_until = scored_at + timedelta(seconds=settings.lease_seconds) if high else None
     if not deps.calls.record_score(name, token, record, alert_until):
@@ -277,20 +323,7 @@ def _score(
     )
     if not high:
         return scored
-    call = replace(
-        call,
-        status=CallStatus.SCORED.value,
-        probability=score.probability,
-        risk_level=level.value,
-        missing_features=missing,
-        profile_found=profile is not None,
-        model_version=score.model_version,
-        transcript_uri=location.uri,
-        scored_at=scored_at,
-        excerpt=quote,
-        raw={**call.raw, "reasons": list(score.reasons)},  # for the alert only, not stored
-    )
-    return _alert(call, token, profile, scored, settings, deps, now)
+    return _alert(call, token, profile, scored, settings, deps, now, prepared)
 
 
 def _alert(
@@ -301,9 +334,20 @@ def _alert(
     settings: Settings,
     deps: Collaborators,
     now: Callable[[], datetime],
+    prepared: PreparedAlert | None,
 ) -> Outcome:
-    """Holding the call's alert claim: the quiet window, then publish once, then record it."""
+    """Holding the call's alert claim: the stored alert, the quiet window, publish once, record it."""
     name, customer = call.job_name, str(call.customer_id)
+    if prepared is None:
+        prepared = PreparedAlert.from_item(call.raw.get("alert"))
+    if prepared is None:
+        # Scored before alerts were stored with the claim: composed now, from what the item
+        # holds, and stored before anything is published (so a later sender sends it too).
+        prepared = _released_on_error(
+            lambda: _legacy_alert(call, settings, profile, deps, now()), deps, name, token
+        )
+        if not _released_on_error(lambda: deps.calls.store_alert(name, token, prepared), deps, name, token):
+            return scored.but(Result.IN_PROGRESS, reason="another invocation took the alert over")
     moment = now()
     lease = timedelta(seconds=settings.lease_seconds)
     claim = _released_on_error(
@@ -319,22 +363,17 @@ def _alert(
         _quietly(deps.calls.release_alert, name, token)
         raise WindowBusyError("another call of this customer is publishing an alert")
     if not claim.granted:
-        deps.calls.mark_suppressed(name, token, claim.holder_job_name, now())
-        return scored.but(Result.SUPPRESSED, reason=f"quiet window held by {claim.holder_job_name}")
+        return _follow_up(call, token, prepared, claim, scored, settings, deps, now)
 
     try:
-        alert = build_alert(call, settings, profile)
-        if deps.advisor is not None:
-            reasons = list(call.raw.get("reasons") or [])
-            alert = deps.advisor.advise(alert, reasons, item_to_record(profile or {}), now())
-        message_id = deps.publisher.publish(alert)
+        message_id = deps.publisher.publish(prepared)
     except Exception:
         _quietly(deps.alert_window.release, customer, name)
         _quietly(deps.calls.release_alert, name, token)
         raise
     delivered = now()
-    if deps.advisor is not None and alert.offer:
-        _try(lambda: deps.advisor.record(alert, delivered), deps)
+    if deps.advisor is not None and prepared.offer_id:
+        _try(lambda: deps.advisor.record(customer, prepared.offer_id, name, delivered), deps)
     journal = _try(lambda: deps.alert_window.mark_delivered(customer, name, message_id, delivered), deps)
     try:
         _persist(lambda: deps.calls.mark_alerted(name, message_id, delivered), deps)
@@ -345,29 +384,89 @@ def _alert(
     return scored.but(Result.ALERTED, message_id=message_id)
 
 
-def build_alert(call: CallItem, settings: Settings, profile: Mapping[str, Any] | None) -> Alert:
-    record = item_to_record(profile or {})
-    scored_at = call.scored_at
-    return Alert(
-        customer_id=str(call.customer_id),
-        call_id=str(call.call_id or ""),
-        job_name=call.job_name,
-        probability=float(call.probability or 0.0),
-        risk_level=str(call.risk_level),
-        medium_threshold=settings.medium_risk_threshold,
-        high_threshold=settings.high_risk_threshold,
-        profile_found=profile is not None,
-        plan=record.get("plan"),
-        limit=record.get("limit"),
-        account_length=record.get("Account Length"),
-        customer_service_calls=record.get("CustServ Calls"),
-        missing_features=list(call.missing_features),
-        excerpt=call.excerpt if settings.alert_excerpts else None,
-        recording_uri=call.recording_uri,
-        transcript_uri=str(call.transcript_uri or ""),
-        model_version=str(call.model_version or "unknown"),
-        scored_at=scored_at.isoformat(timespec="seconds").replace("+00:00", "Z") if scored_at else "",
+def _follow_up(
+    call: CallItem,
+    token: str,
+    prepared: PreparedAlert,
+    claim: WindowClaim,
+    scored: Outcome,
+    settings: Settings,
+    deps: Collaborators,
+    now: Callable[[], datetime],
+) -> Outcome:
+    """A repeat call inside the quiet window: a short follow-up to the open alert (or, with
+    follow-ups off, silence), then the call is marked suppressed by the open alert's call."""
+    name, holder = call.job_name, claim.holder_job_name
+    message_id = None
+    if settings.alert_follow_ups and prepared.kind == ALERT_TYPE:
+        message = follow_up(prepared.document(), holder, claim.holder_alerted_at)
+        try:
+            message_id = deps.publisher.publish(message)
+        except Exception:
+            _quietly(deps.calls.release_alert, name, token)
+            raise
+    _persist(lambda: deps.calls.mark_suppressed(name, token, holder, now(), message_id), deps)
+    if message_id:
+        return scored.but(Result.SUPPRESSED, message_id=message_id, reason=f"follow-up to {holder}")
+    return scored.but(Result.SUPPRESSED, reason=f"quiet window held by {holder}")
+
+
+def _legacy_alert(
+    call: CallItem,
+    settings: Settings,
+    profile: Mapping[str, Any] | None,
+    deps: Collaborators,
+    moment: datetime,
+) -> PreparedAlert:
+    stored = call.raw.get("reasons")
+    reasons = [dict(r) for r in stored if isinstance(r, Mapping)] if isinstance(stored, list) else []
+    alert = compose_alert(
+        call,
+        settings,
+        profile,
+        reasons=[],
+        topics=_stored_topics(call),
+        facts=call_facts(call),
+        advisor=deps.advisor,
+        links=deps.links,
+        transcript=_location(call.transcript_uri),
+        moment=call.scored_at or moment,
     )
+    if reasons:
+        alert = replace(alert, reasons=reasons)
+    else:
+        alert = replace(alert, degraded=[*alert.degraded, "reasons: not stored with this older score"])
+    return alert.prepared()
+
+
+def _stored_topics(call: CallItem) -> CallTopics | None:
+    try:
+        return CallTopics.from_dict(_plain(call.raw["topics"])) if call.raw.get("topics") else None
+    except TopicsError:
+        return None
+
+
+def _plain(value: Any) -> Any:
+    """A stored DynamoDB map as plain JSON values (Decimal -> int or float)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _location(uri: str | None) -> S3Location | None:
+    try:
+        return parse_location(uri) if uri else None
+    except LocationError:
+        return None
+
+
+def build_alert(call: CallItem, settings: Settings, profile: Mapping[str, Any] | None) -> Alert:
+    """The alert from the call item and the profile alone (no reasons, no offer)."""
+    return base_alert(call, settings, profile)
 
 
 def reconcile_call(

@@ -104,9 +104,9 @@ def test_a_high_risk_alert_says_why_and_what_to_offer(aws):
     name = transcribed_call(aws, "C-1", "call-1", ANGRY)
     assert _run(aws, runtime, _advisor(aws), name, T0).result.value == "alerted"
 
-    assert runtime.requests[0]["explain"] == 3
+    assert runtime.requests[0]["explain"] == 8  # grouped and trimmed to three on the function side
     ((document, attributes),) = _published(aws)
-    assert document["schema_version"] == "1.1"
+    assert document["schema_version"] == "1.2"
     assert [r["kind"] for r in document["reasons"]] == ["phrase", "profile"]
     assert document["reasons"][0]["value"] == "I want to cancel my contract."
     # CustServ Calls >= 3 and a network phrase: the senior callback (priority 90) wins.
@@ -144,7 +144,7 @@ def test_no_matching_rule_is_offer_null_with_the_reason(aws):
     alert = advisor.advise(_alert(), [], {"Account Length": 5.0, "CustServ Calls": 0.0})
     assert alert.offer is None and "no rule matched" in alert.offer_reason
     assert alert.attributes()["offer_id"]["StringValue"] == NO_OFFER
-    assert "Suggested offer:\n- None. no rule matched" in alert.email_text()
+    assert "\nOffer: none (no rule matched" in alert.email_text()
 
 
 def test_unreadable_rules_never_stop_an_alert(aws):
@@ -180,15 +180,23 @@ def test_the_email_reads_as_a_briefing():
         {"kind": "profile", "name": "CustServ Calls", "value": 4.0, "reference": 1.0, "effect": 0.12},
     ]
     offer = {"offer_id": "network-booster", "text": "Send a free signal booster.", "priority": 50}
-    text = _alert(reasons=reasons, offer=offer, high_precision=0.6, region="eu-west-1").email_text()
-    assert "customer C-10042" in text and "Call call-7" in text
-    assert "About 6 in 10 customers scored this high leave within the period." in text
-    assert "\u201cMy calls keep dropping.\u201d (network) (adds 21 points)" in text
-    assert "Customer-service calls: 4, where a typical customer has 1 (adds 12 points)" in text
-    assert "Send a free signal booster. [network-booster]" in text
-    assert "s3://" not in text
+    advisor = Advisor(OfferSettings(high_risk_precision=0.6, region="eu-west-1", churn_period="3 months"))
+    alert = advisor.advise(_alert(), reasons, {})
+    text = replace(alert, offer=offer, offer_reason="rule network-booster").email_text()
+    lines = text.splitlines()
+    assert lines[0] == "High churn risk: a customer on plan gold"
+    assert lines[1] == (
+        "Risk: high, 91%. About 6 in 10 customers scored this high leave within 3 months "
+        "(the number of customers behind this figure is not known)."
+    )
+    assert lines[2] == (
+        "Why: Said \u201cMy calls keep dropping.\u201d (about coverage and network); "
+        "Calls customer service often: 4 calls, typical 1."
+    )
+    assert lines[3] == "Offer: Send a free signal booster."
+    assert "s3://" not in text and "C-10042" not in "\n".join(lines[:6])  # ids at the bottom only
     assert (
-        "Recording: https://console.aws.amazon.com/s3/object/b?region=eu-west-1&prefix=recordings%2FC-10042%2Fcall-7.wav"
+        "Recording (AWS console): https://console.aws.amazon.com/s3/object/b?region=eu-west-1&prefix=recordings%2FC-10042%2Fcall-7.wav"
         in text
     )
 

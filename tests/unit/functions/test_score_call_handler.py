@@ -148,7 +148,29 @@ def test_second_high_risk_call_inside_the_window_is_stored_not_alerted(aws, runt
         run(second, T0 + timedelta(days=6, hours=1)).result is Result.DUPLICATE
     )  # stays quiet on redelivery
     assert run(third, T0 + timedelta(days=7, seconds=1)).result is Result.ALERTED
-    assert [json.loads(a["Message"])["call_id"] for a in aws.alerts()] == ["first", "third"]
+    sent = [json.loads(a["Message"]) for a in aws.alerts()]
+    # The repeat call inside the window appends a short follow-up to the open alert (issue 22).
+    assert [(m["call_id"], m["type"]) for m in sent] == [
+        ("first", "churn-risk-alert"),
+        ("second", "churn-risk-follow-up"),
+        ("third", "churn-risk-alert"),
+    ]
+    assert sent[1]["follows"]["job_name"] == first and sent[1]["dedupe_key"] == f"{second}/follow-up"
+    assert aws.call(second)["follow_up_message_id"]
+
+
+def test_follow_ups_off_keeps_the_repeat_call_silent(aws, runtime):
+    add_profile(aws, "C-4")
+    settings = _settings(aws, ALERT_FOLLOW_UPS="false")
+    deps = collaborators(aws, runtime, settings)
+    first = transcribed_call(aws, "C-4", "first", ANGRY)
+    second = transcribed_call(aws, "C-4", "second", ANGRY)
+    for name, moment in ((first, T0), (second, T0 + timedelta(days=1))):
+        handle_job_state_change(
+            parse_job_state_change(completion(name)), settings, deps, now=lambda m=moment: m
+        )
+    assert [json.loads(a["Message"])["call_id"] for a in aws.alerts()] == ["first"]
+    assert "follow_up_message_id" not in aws.call(second)
 
 
 def test_window_of_zero_days_never_suppresses(aws, runtime):

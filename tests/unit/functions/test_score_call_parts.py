@@ -218,7 +218,7 @@ def _alert(**change) -> Alert:
 def test_alert_message_has_a_machine_document_and_an_email_text():
     body = json.loads(_alert().message())
     document = json.loads(body["default"])
-    assert document["schema_version"] == "1.1"  # 1.1 adds reasons and offer (test_alert_briefing.py)
+    assert document["schema_version"] == "1.2"  # 1.2: test_alert_briefing.py, test_alert_first_lines.py
     assert document["probability"] == 0.9123 and document["risk_level"] == "high"
     assert document["profile"] == {
         "found": True,
@@ -228,7 +228,8 @@ def test_alert_message_has_a_machine_document_and_an_email_text():
         "customer_service_calls": 4.0,
     }
     assert document["excerpt"] == "I want to cancel my contract."
-    assert "High churn risk: customer C-10042" in body["email"] and "91%" in body["email"]
+    assert body["email"].startswith("High churn risk: a customer on plan gold\nRisk: high, 91%.")
+    assert "Customer C-10042, call call-7" in body["email"]  # ids at the bottom
     assert "cancel my contract" in body["email"]
 
 
@@ -239,14 +240,15 @@ def test_alert_attributes_serve_filter_policies():
     assert attributes["probability"] == {"DataType": "Number", "StringValue": "0.9123"}
 
 
-def test_an_oversized_alert_drops_its_excerpt_to_fit():
+def test_an_oversized_excerpt_is_cut_to_its_cap():
     body = _alert(excerpt="x" * 300_000).message()
-    assert len(body.encode()) <= MAX_MESSAGE_BYTES
-    assert json.loads(json.loads(body)["default"])["excerpt"] is None
+    assert len(body.encode()) <= 32 * 1024 < MAX_MESSAGE_BYTES  # bounded by construction
+    excerpt = json.loads(json.loads(body)["default"])["excerpt"]
+    assert len(excerpt) == 1000 and excerpt.endswith("\u2026")
 
 
 def test_missing_profile_is_flagged_in_the_email():
-    assert "no profile on file" in json.loads(_alert(profile_found=False).message())["email"]
+    assert "Profile: none on file" in json.loads(_alert(profile_found=False).message())["email"]
 
 
 # --- the endpoint adapter: error mapping on a real client with botocore's Stubber -------------------------

@@ -12,6 +12,8 @@ each piece of work once:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,9 +32,23 @@ from churn_contracts.calls import (
     timestamp,
 )
 
+from ..alert import PreparedAlert
 from ..models import ScoreRecord
 
 _NAMES = {"#status": "status", "#key": CALLS_KEY, "#open": OPEN_STATUS}
+
+
+def dynamo_value(value: Any) -> Any:
+    """JSON-shaped data as DynamoDB stores it: floats become Decimals (boto3 refuses floats)."""
+    if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
+        return value
+    if isinstance(value, float):
+        return encode_number(value) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): dynamo_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [dynamo_value(v) for v in value]
+    return str(value)
 
 
 def conditional_failed(exc: ClientError) -> bool:
@@ -167,6 +183,16 @@ class CallsRepository:
         if score.text_truncated:
             values[":true"] = True
             assignments.append("text_truncated = :true")
+        if score.topics is not None:
+            values[":topics"] = dynamo_value(score.topics)
+            assignments.append("topics = :topics")
+        if score.reasons:
+            values[":reasons"] = dynamo_value(score.reasons)
+            assignments.append("reasons = :reasons")
+        if score.alert is not None:
+            # The complete alert rides with the claim: every later sender publishes these bytes.
+            values[":alert"] = score.alert.to_item()
+            assignments.append("alert = :alert")
         if alert_lease_until is not None:
             values.update(
                 {
@@ -209,6 +235,15 @@ class CallsRepository:
             },
         )
 
+    def store_alert(self, job_name: str, token: str, alert: PreparedAlert) -> bool:
+        """Keep the alert with the claim (a call scored before alerts were stored), once."""
+        return self._update(
+            job_name,
+            "SET alert = :alert",
+            "alert_status = :pending AND alert_token = :token AND attribute_not_exists(alert)",
+            {":alert": alert.to_item(), ":pending": AlertStatus.PENDING.value, ":token": token},
+        )
+
     def release_alert(self, job_name: str, token: str) -> None:
         """Give the alert claim back after a failed publish, so the retry can send it at once."""
         self._update(
@@ -218,20 +253,33 @@ class CallsRepository:
             {":pending": AlertStatus.PENDING.value, ":token": token},
         )
 
-    def mark_suppressed(self, job_name: str, token: str, by_job: str | None, now: datetime) -> bool:
+    def mark_suppressed(
+        self,
+        job_name: str,
+        token: str,
+        by_job: str | None,
+        now: datetime,
+        follow_up_message_id: str | None = None,
+    ) -> bool:
+        """No alert of its own (the window is held); with a message id, a follow-up went out."""
+        values = {
+            ":suppressed": AlertStatus.SUPPRESSED.value,
+            ":pending": AlertStatus.PENDING.value,
+            ":token": token,
+            ":true": True,
+            ":by": by_job or "unknown",
+            ":now": timestamp(now),
+        }
+        extra = ""
+        if follow_up_message_id:
+            values[":follow_up"] = follow_up_message_id
+            extra = ", follow_up_message_id = :follow_up"
         return self._update(
             job_name,
             "SET alert_status = :suppressed, alert_suppressed = :true, suppressed_by = :by, "
-            "updated_at = :now REMOVE #open, alert_lease_until, alert_token",
+            f"updated_at = :now{extra} REMOVE #open, alert_lease_until, alert_token",
             "alert_status = :pending AND alert_token = :token",
-            {
-                ":suppressed": AlertStatus.SUPPRESSED.value,
-                ":pending": AlertStatus.PENDING.value,
-                ":token": token,
-                ":true": True,
-                ":by": by_job or "unknown",
-                ":now": timestamp(now),
-            },
+            values,
         )
 
     def mark_alerted(self, job_name: str, message_id: str, now: datetime) -> bool:

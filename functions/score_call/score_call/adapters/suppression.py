@@ -83,7 +83,9 @@ class AlertWindow:
         if delivered:
             alerted = int(marker.get("last_alerted_epoch", 0))
             if self.window > timedelta(0) and alerted > int((now - self.window).timestamp()):
-                return WindowClaim(False, holder_job_name=holder)
+                return WindowClaim(
+                    False, holder_job_name=holder, holder_alerted_at=marker.get("last_alerted_at")
+                )
             return None
         if int(marker.get("lease_epoch", 0)) >= int(now.timestamp()):
             return WindowClaim(False, holder_job_name=holder, busy=True)
