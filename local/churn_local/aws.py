@@ -1,13 +1,8 @@
-"""Local AWS: a moto server on 127.0.0.1, provisioned from the stack blueprint.
-
-moto's own CloudFormation skips many resource types (policies, subscriptions,
-EventInvokeConfig, ...), so the resources are created here, one API call each.
-"""
+"""Local AWS: a moto server on 127.0.0.1, where the template is deployed (``churn_local.spec``),
+and the local event wiring: rules' Lambda targets delivered to queues the runner polls."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import urllib.request
 from dataclasses import dataclass, field
@@ -96,80 +91,31 @@ def delivery_queue_name(rule: RuleSpec, target_id: str) -> str:
     return f"local-delivery-{rule.name}-{target_id}"[:80].replace(".", "-")
 
 
-def provision(spec: StackSpec, endpoint_url: str) -> Wiring:
-    """Create the blueprint's resources in local AWS; returns the local event wiring."""
-    clients = {s: client(s, endpoint_url, spec.region) for s in ("s3", "dynamodb", "sns", "sqs", "events")}
-    for queue in spec.queues:
-        attributes = {k: v for k, v in queue.attributes.items() if k != "RedrivePolicy"}
-        clients["sqs"].create_queue(QueueName=queue.name, Attributes=attributes)
-    for queue in spec.queues:  # redrive targets must exist first
-        if "RedrivePolicy" in queue.attributes:
-            clients["sqs"].set_queue_attributes(
-                QueueUrl=queue.url, Attributes={"RedrivePolicy": queue.attributes["RedrivePolicy"]}
-            )
-    for bucket in spec.buckets:
-        _create_bucket(clients["s3"], spec.region, bucket.name)
-        if bucket.versioned:
-            clients["s3"].put_bucket_versioning(
-                Bucket=bucket.name, VersioningConfiguration={"Status": "Enabled"}
-            )
-        if bucket.eventbridge:
-            clients["s3"].put_bucket_notification_configuration(
-                Bucket=bucket.name, NotificationConfiguration={"EventBridgeConfiguration": {}}
-            )
-    for table in spec.tables:
-        clients["dynamodb"].create_table(**table.create_args)
-        if table.ttl_attribute:
-            clients["dynamodb"].update_time_to_live(
-                TableName=table.name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
-            )
-    for topic in spec.topics:
-        clients["sns"].create_topic(Name=topic.name, Attributes=topic.attributes)
-    for subscription in spec.subscriptions:
-        if subscription.protocol in {"email", "email-json"} and not subscription.endpoint:
-            continue
-        clients["sns"].subscribe(
-            TopicArn=subscription.topic_arn,
-            Protocol=subscription.protocol,
-            Endpoint=subscription.endpoint,
-            Attributes=subscription.attributes,
-        )
+def wire(spec: StackSpec, endpoint_url: str) -> Wiring:
+    """Point each deployed rule's Lambda targets at a local delivery queue the runner polls.
+
+    moto's EventBridge would invoke moto's Lambda (Docker); locally the runner is the Lambda
+    service. Rules with a schedule are run by the stack's own timer, not through a queue.
+    """
+    events = client("events", endpoint_url, spec.region)
+    sqs = client("sqs", endpoint_url, spec.region)
     wiring = Wiring()
     for rule in spec.rules:
-        _create_rule(clients, spec, rule, wiring)
-    return wiring
-
-
-def _create_bucket(s3: Any, region: str, name: str) -> None:
-    if region == "us-east-1":
-        s3.create_bucket(Bucket=name)
-    else:
-        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
-
-
-def _create_rule(clients: dict[str, Any], spec: StackSpec, rule: RuleSpec, wiring: Wiring) -> None:
-    events, sqs = clients["events"], clients["sqs"]
-    if rule.event_bus != "default":
-        with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
-            events.create_event_bus(Name=rule.event_bus)
-    events.put_rule(Name=rule.name, EventPattern=json.dumps(rule.pattern), EventBusName=rule.event_bus)
-    targets = []
-    for target in rule.targets:
-        arn = target.arn
-        if target.function is not None:
-            # Lambda targets are not invoked by moto: deliver to a queue the runner polls instead.
+        if rule.schedule:
+            continue
+        replaced = []
+        for target in rule.targets:
+            if target.function is None:
+                continue
             queue_url = sqs.create_queue(QueueName=delivery_queue_name(rule, target.target_id))["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"
             ]
             wiring.delivery_queues.setdefault(target.function, []).append(queue_url)
-        entry: dict[str, Any] = {"Id": target.target_id, "Arn": arn}
-        for key in ("Input", "InputPath"):
-            if key in target.extra:
-                value = target.extra[key]
-                entry[key] = value if isinstance(value, str) else json.dumps(value)
-        targets.append(entry)
-    if targets:
-        events.put_targets(Rule=rule.name, EventBusName=rule.event_bus, Targets=targets)
-    log.debug("rule %s -> %d target(s)", rule.name, len(targets))
+            entry: dict[str, Any] = {"Id": target.target_id, "Arn": arn}
+            entry.update({k: v for k, v in target.extra.items() if k in {"Input", "InputPath"}})
+            replaced.append(entry)
+        if replaced:
+            events.put_targets(Rule=rule.name, EventBusName=rule.event_bus, Targets=replaced)
+        log.debug("rule %s -> %d local delivery target(s)", rule.name, len(replaced))
+    return wiring

@@ -23,6 +23,7 @@ import contextlib
 import copy
 import json
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -37,7 +38,7 @@ from .aws import client
 from .runner import FunctionProcess
 from .scenario import SIDECAR_PREFIX, placeholder_wav, sidecar_document
 from .spec import RuleSpec, StackSpec, read_stack
-from .stack import STATE_DIR, Endpoints, function_environment, up
+from .stack import STATE_DIR, Endpoints, function_environment, function_identity, up
 
 # The seeded call: what a customer about to leave says (a sidecar transcript, so no ASR is needed).
 SEED_CUSTOMER = "C-10042"
@@ -262,8 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"note: the running stack was started with parameters {parameters}; using those", file=sys.stderr
         )
     endpoints = Endpoints.from_dict(state["endpoints"])
+    # The running stack's own resources, read back from its deployment.
     spec = read_stack(
-        args.template, parameters=parameters, region=endpoints.region, sqs_endpoint=endpoints.aws
+        args.template, parameters=parameters, region=endpoints.region, endpoint_url=endpoints.aws
     )
     name = args.function if args.function not in {"", "-"} else function_for(spec, event)
     if name is None:
@@ -281,11 +283,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         warn_missing_recordings(event, endpoints)
     print(f"invoking {function.logical_id} ({function.handler}) against the local stack", file=sys.stderr)
-    process = FunctionProcess(function, function_environment(function, endpoints))
-    try:
-        invocation = process.invoke(event)
-    finally:
-        process.close()
+    with tempfile.TemporaryDirectory(prefix="churn-local-iam-") as work_dir:
+        # As its own role, with IAM checked, as the stack runs it.
+        identity = function_identity(spec, function, endpoints, Path(work_dir))
+        process = FunctionProcess(function, function_environment(function, endpoints, identity))
+        try:
+            invocation = process.invoke(event)
+        finally:
+            process.close()
     summary = f"REPORT RequestId: {invocation.request_id} Duration: {invocation.duration_s * 1000:.1f} ms"
     print(summary, file=sys.stderr)
     print(json.dumps(invocation.result if invocation.ok else invocation.error, indent=2, default=str))

@@ -1,30 +1,69 @@
-"""What the template declares, resolved to local names: the local stack's blueprint.
+"""The local stack's blueprint, read from the template *deployed*: SAM-translated, created by moto's
+CloudFormation, names and ARNs read back from the stack's resources and outputs.
 
-Only the resource kinds the pipeline's data and event paths need are emulated
-(buckets, tables, topics, subscriptions, queues, rules, functions); the rest
-(IAM, KMS, alarms, policies, log groups, SageMaker resources) are listed as skipped.
+Nothing here resolves ``!Ref``/``!Sub``/``!GetAtt``/``!If``: aws-sam-translator turns the SAM
+template into plain CloudFormation, moto's CloudFormation creates it, and the blueprint is what
+``list_stack_resources``, ``describe_stacks`` and the services' own describe calls say. The few
+things moto's CloudFormation cannot create are listed in ``NOT_CREATED`` with the reason; where the
+pipeline needs one (an ``EventInvokeConfig``, an SNS subscription, bucket versioning and EventBridge
+notifications), the deployed template gets an extra output holding that resource's properties, so
+moto resolves them, and the local stack creates it through the service's API.
 """
 
 from __future__ import annotations
 
-import copy
+import contextlib
+import io
 import json
-from collections.abc import Mapping
+import logging
+import re
+import secrets
+import warnings
+import zipfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .template import (
-    DEFAULT_ACCOUNT,
-    DEFAULT_MAX_EVENT_AGE_S,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_REGION,
-    DEFAULT_STACK_NAME,
-    Resolver,
-    TemplateError,
-    check_parameters,
-    load_template,
-)
+import boto3
+from botocore.config import Config
+from churn_ops.template_rules import TemplateError, check_parameters, load_template
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_STACK_NAME = "churn-local"
+# Lambda's defaults for asynchronous invocations.
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_EVENT_AGE_S = 21600
+# Where the translated template's code placeholders live (moto's Lambda wants a zip; the runner
+# runs the real code from the repo's folders).
+CODE_BUCKET = "churn-local-code-{account}"
+_GAP_OUTPUT = "LocalGap"
+
+# What moto 5.2.5's CloudFormation does not create (its parsing.get_model_map has no model, or the
+# local stack emulates the service itself), and why that is acceptable locally.
+NOT_CREATED: dict[str, str] = {
+    "AWS::ApiGateway::RestApi": "served by churn_local.api_gateway (moto's Deployment fails on an OpenAPI body)",
+    "AWS::ApiGateway::Deployment": "served by churn_local.api_gateway",
+    "AWS::ApiGateway::Stage": "served by churn_local.api_gateway (no moto model)",
+    "AWS::ApiGateway::ApiKey": "served by churn_local.api_gateway (no moto model)",
+    "AWS::ApiGateway::UsagePlan": "served by churn_local.api_gateway (no moto model)",
+    "AWS::ApiGateway::UsagePlanKey": "served by churn_local.api_gateway (no moto model)",
+    "AWS::ApiGateway::Account": "account-wide API logging setting; no moto model",
+    "AWS::Lambda::EventInvokeConfig": "no moto model; the runner applies it (retries, event age, destinations)",
+    "AWS::SNS::Subscription": "no moto model; created through SNS's API after the stack",
+    "AWS::S3::BucketPolicy": "no moto model; resource policies are not enforced locally",
+    "AWS::SNS::TopicPolicy": "no moto model; resource policies are not enforced locally",
+    "AWS::SQS::QueuePolicy": "no moto model; resource policies are not enforced locally",
+    "AWS::CloudWatch::Alarm": "no moto model; nothing raises alarms locally",
+    "AWS::Cognito::UserPool": "no moto model; the local gateway requires but does not verify tokens",
+    "AWS::ApplicationAutoScaling::ScalableTarget": "no moto model; the local model server does not scale",
+    "AWS::ApplicationAutoScaling::ScalingPolicy": "no moto model; the local model server does not scale",
+}
+# Left out of the deployed template (moto would fail on them, or on what refers to them).
+_LEFT_OUT_PREFIXES = ("AWS::ApiGateway::",)
 
 
 @dataclass(frozen=True)
@@ -41,6 +80,7 @@ class TableSpec:
     name: str
     create_args: dict[str, Any]
     ttl_attribute: str | None
+    arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +137,9 @@ class FunctionSpec:
     layer_paths: tuple[Path, ...] = ()
     # The Lambda runtime (python3.13): the runner looks for that interpreter (.venv-fn313).
     runtime: str = ""
+    # The execution role the stack created, and its policies as IAM holds them (inline + managed).
+    role_arn: str = ""
+    policies: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,6 +158,7 @@ class RuleSpec:
     pattern: dict[str, Any]
     event_bus: str
     targets: tuple[TargetSpec, ...]
+    schedule: str | None = None
 
 
 @dataclass
@@ -132,6 +176,8 @@ class StackSpec:
     rules: list[RuleSpec] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    # resource ARN -> the ARN of the KMS key that encrypts it (topics, queues, tables)
+    kms_keys: dict[str, str] = field(default_factory=dict)
 
     def function(self, name_or_logical_id: str) -> FunctionSpec:
         for spec in self.functions.values():
@@ -150,8 +196,162 @@ class StackSpec:
         return next(t for t in self.topics if t.logical_id == logical_id)
 
 
-_FUNCTION_KINDS = {"AWS::Serverless::Function", "AWS::Lambda::Function"}
-_GSI_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
+# --- translating and deploying --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Translated:
+    """The SAM template as plain CloudFormation, ready for ``create_stack``."""
+
+    template: dict[str, Any]
+    sam: dict[str, Any]
+    # SAM logical id -> local folder, for each CodeUri / ContentUri that is a folder
+    code: dict[str, Path]
+    left_out: dict[str, str]
+
+
+def translate(
+    template_path: str | Path, parameters: Mapping[str, str], region: str, code_bucket: str = "code"
+) -> Translated:
+    """aws-sam-translator on the template, code folders replaced by placeholder S3 objects."""
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    template_path = Path(template_path).resolve()
+    sam = load_template(template_path)
+    document = json.loads(json.dumps(sam))
+    code: dict[str, Path] = {}
+    for logical_id, resource in document["Resources"].items():
+        props = resource.get("Properties") or {}
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
+                code[logical_id] = (template_path.parent / props[key]).resolve()
+                # What `sam package` does: the folder becomes an S3 object.
+                props[key] = f"s3://{code_bucket}/{logical_id}.zip"
+    # No managed policies by name in this template (SAM policy templates expand locally); a session
+    # with the region is all the translator needs (it reads the region and partition from it).
+    session = boto3.session.Session(region_name=region)
+    try:
+        translated = Translator(None, Parser(), boto_session=session).translate(
+            document, parameter_values=dict(parameters), get_managed_policy_map=lambda: {}
+        )
+    except Exception as exc:  # InvalidDocumentException lists every problem
+        raise TemplateError(f"aws-sam-translator refused the template: {exc}") from exc
+    resources = translated["Resources"]
+    left_out = {
+        logical_id: NOT_CREATED.get(resource["Type"], "left out")
+        for logical_id, resource in resources.items()
+        if resource["Type"].startswith(_LEFT_OUT_PREFIXES)
+    }
+    # Whatever refers to a left-out resource goes too (the API's Lambda permissions, its outputs).
+    changed = True
+    while changed:
+        changed = False
+        for logical_id, resource in resources.items():
+            if logical_id not in left_out and _references(resource) & set(left_out):
+                left_out[logical_id] = "refers to a resource the local stack emulates itself"
+                changed = True
+    for logical_id in left_out:
+        resources.pop(logical_id)
+    outputs = translated.setdefault("Outputs", {})
+    for name in [n for n, o in outputs.items() if _references(o) & set(left_out)]:
+        outputs.pop(name)
+    # Gaps: moto resolves these resources' properties as outputs; the local stack creates them.
+    for logical_id, resource in resources.items():
+        if resource["Type"] in {"AWS::Lambda::EventInvokeConfig", "AWS::SNS::Subscription"}:
+            output: dict[str, Any] = {"Value": {"Fn::ToJsonString": resource.get("Properties") or {}}}
+            if "Condition" in resource:
+                output["Condition"] = resource["Condition"]
+            outputs[f"{_GAP_OUTPUT}{logical_id}"] = output
+    return Translated(translated, sam, code, left_out)
+
+
+def _references(node: Any) -> set[str]:
+    """Logical ids a template fragment names (Ref, GetAtt, Sub, DependsOn): dependencies, not values."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0] if isinstance(value, list) else str(value).split(".")[0])
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                found.update(m.split(".")[0] for m in re.findall(r"\$\{([^}!][^}]*)\}", text))
+                if isinstance(value, list) and len(value) > 1:
+                    found |= _references(value[1])
+            elif key == "DependsOn":
+                found.update([value] if isinstance(value, str) else value)
+            else:
+                found |= _references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _references(item)
+    return found
+
+
+def _clients(endpoint_url: str, region: str, account: str | None) -> Any:
+    from .aws import FAKE_CREDENTIALS
+
+    session = boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=region,
+    )
+    config = Config(retries={"max_attempts": 2, "mode": "standard"})
+
+    def make(service: str) -> Any:
+        made = session.client(service, endpoint_url=endpoint_url, config=config)
+        if account is not None:  # moto keeps one backend per account: a private one for this reader
+            made.meta.events.register(
+                "request-created",
+                lambda request, **_: request.headers.__setitem__("x-moto-account-id", account),
+            )
+        return made
+
+    return make
+
+
+def deploy(
+    template_path: str | Path,
+    endpoint_url: str,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    region: str = DEFAULT_REGION,
+    stack_name: str = DEFAULT_STACK_NAME,
+    account: str | None = None,
+) -> StackSpec:
+    """Check the parameters, translate, ``create_stack`` on the moto server, fill the gaps, read back."""
+    overrides = {k: str(v) for k, v in (parameters or {}).items()}
+    # The same checks as CloudFormation's (and the risk thresholds' order): fail here, not later.
+    values = check_parameters(load_template(template_path), overrides)
+    code_bucket = CODE_BUCKET.format(account=account or DEFAULT_ACCOUNT)
+    translated = translate(template_path, values, region, code_bucket)
+    client = _clients(endpoint_url, region, account)
+    s3 = client("s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=code_bucket)
+    placeholder = _placeholder_zip()
+    for logical_id in translated.code:
+        s3.put_object(Bucket=code_bucket, Key=f"{logical_id}.zip", Body=placeholder)
+    cloudformation = client("cloudformation")
+    with warnings.catch_warnings():
+        # moto warns once per resource type it has no model for: NOT_CREATED lists them.
+        warnings.simplefilter("ignore")
+        logging.getLogger("moto").setLevel(logging.ERROR)
+        cloudformation.create_stack(
+            StackName=stack_name,
+            TemplateBody=json.dumps(translated.template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise TemplateError(
+            f"the local deployment ended {stack['StackStatus']}: {stack.get('StackStatusReason')}"
+        )
+    _fill_gaps(client, translated, stack_name, stack)
+    return _read(client, translated, stack_name, region, values)
 
 
 def read_stack(
@@ -159,242 +359,269 @@ def read_stack(
     *,
     parameters: Mapping[str, Any] | None = None,
     region: str = DEFAULT_REGION,
-    account: str = DEFAULT_ACCOUNT,
+    endpoint_url: str | None = None,
     stack_name: str = DEFAULT_STACK_NAME,
-    sqs_endpoint: str | None = None,
 ) -> StackSpec:
-    """Resolve the template at ``template_path`` into the local stack's blueprint."""
-    template_path = Path(template_path).resolve()
-    template = load_template(template_path)
-    # The same checks as CloudFormation's (and the risk thresholds' order): fail here, not later.
-    check_parameters(template, parameters)
-    resolver = Resolver(
-        template,
-        parameters={k: str(v) for k, v in (parameters or {}).items()},
-        region=region,
-        account=account,
-        stack_name=stack_name,
-        sqs_endpoint=sqs_endpoint,
+    """The deployed stack's blueprint: read from the stack at ``endpoint_url`` (a running local
+    stack), or, without one, from a throwaway deployment in a private moto account."""
+    if endpoint_url is None:
+        with _private_moto() as url:
+            return deploy(
+                template_path,
+                url,
+                parameters=parameters,
+                region=region,
+                stack_name=stack_name,
+                account=f"{secrets.randbelow(10**12):012d}",
+            )
+    values = check_parameters(
+        load_template(template_path), {k: str(v) for k, v in (parameters or {}).items()}
     )
-    spec = StackSpec(region, account, stack_name, dict(resolver.parameters))
-    root = template_path.parent
-    globals_function = (template.get("Globals") or {}).get("Function") or {}
-    invoke_configs = _event_invoke_configs(resolver)
+    translated = translate(template_path, values, region)
+    client = _clients(endpoint_url, region, None)
+    return _read(client, translated, stack_name, region, values)
 
-    for logical_id, resource in resolver.resources.items():
-        if not resolver.enabled(logical_id):
-            spec.skipped[logical_id] = "condition is false"
-            continue
-        kind = resource.get("Type", "")
-        props = resolver.resolve(resource.get("Properties") or {})
+
+@contextlib.contextmanager
+def _private_moto() -> Iterator[str]:
+    # No reset: moto's state is per process, and a caller may have its own there (mock_aws, a stack).
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def _placeholder_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "placeholder: the local runner runs the code from the repository\n")
+    return buffer.getvalue()
+
+
+# --- reading the deployed stack -------------------------------------------------------------
+
+
+def _read(
+    client: Any, translated: Translated, stack_name: str, region: str, values: Mapping[str, str]
+) -> StackSpec:
+    cloudformation = client("cloudformation")
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    account = stack["StackId"].split(":")[4]
+    spec = StackSpec(region, account, stack_name, dict(values))
+    spec.subscriptions = _gap_subscriptions(stack)
+    spec.outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in stack.get("Outputs", [])
+        if not o["OutputKey"].startswith(_GAP_OUTPUT)
+    }
+    summaries = []
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name):
+        summaries.extend(page["StackResourceSummaries"])
+    listed = {s["LogicalResourceId"] for s in summaries}
+    created = {s["LogicalResourceId"]: s for s in summaries if s.get("PhysicalResourceId")}
+    resources = translated.template["Resources"]
+    spec.skipped.update(translated.left_out)
+    for logical_id, resource in resources.items():
+        if logical_id not in listed:
+            kind = resource["Type"]
+            spec.skipped[logical_id] = NOT_CREATED.get(kind, "its condition is false")
+
+    dynamodb, sns, sqs = client("dynamodb"), client("sns"), client("sqs")
+    kms, lam, events, iam = client("kms"), client("lambda"), client("events"), client("iam")
+    for logical_id, summary in created.items():
+        kind, physical = summary["ResourceType"], summary["PhysicalResourceId"]
+        props = resources.get(logical_id, {}).get("Properties") or {}
         if kind == "AWS::S3::Bucket":
-            spec.buckets.append(_bucket(resolver, logical_id, props))
-        elif kind in {"AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable"}:
-            spec.tables.append(_table(resolver, logical_id, kind, props))
+            # Literal settings moto's CloudFormation does not apply (see _fill_gaps).
+            eventbridge = (props.get("NotificationConfiguration") or {}).get("EventBridgeConfiguration") or {}
+            versioned = (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled"
+            spec.buckets.append(
+                BucketSpec(logical_id, physical, eventbridge.get("EventBridgeEnabled") is True, versioned)
+            )
+        elif kind == "AWS::DynamoDB::Table":
+            table = dynamodb.describe_table(TableName=physical)["Table"]
+            spec.tables.append(_table(logical_id, table, dynamodb))
+            key = (table.get("SSEDescription") or {}).get("KMSMasterKeyArn")
+            if key:
+                spec.kms_keys[table["TableArn"]] = key
         elif kind == "AWS::SNS::Topic":
-            spec.topics.append(_topic(resolver, logical_id, props))
-            for sub in props.get("Subscription") or []:
-                spec.subscriptions.append(
-                    SubscriptionSpec(resolver.arn(logical_id), sub["Protocol"], sub["Endpoint"], {})
-                )
-        elif kind == "AWS::SNS::Subscription":
-            spec.subscriptions.append(_subscription(props))
+            attributes = sns.get_topic_attributes(TopicArn=physical)["Attributes"]
+            kept = {
+                k: v
+                for k, v in attributes.items()
+                if k in {"KmsMasterKeyId", "FifoTopic", "ContentBasedDeduplication"}
+            }
+            spec.topics.append(TopicSpec(logical_id, physical.split(":")[-1], physical, kept))
+            if attributes.get("KmsMasterKeyId"):
+                spec.kms_keys[physical] = _key_arn(kms, attributes["KmsMasterKeyId"])
         elif kind == "AWS::SQS::Queue":
-            spec.queues.append(_queue(resolver, logical_id, props))
-        elif kind in _FUNCTION_KINDS:
-            merged = _merge_globals(globals_function, resource.get("Properties") or {}, kind)
-            function_props = resolver.resolve(merged)
+            name = physical.rstrip("/").split("/")[-1]
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            spec.queues.append(QueueSpec(logical_id, name, url, attributes["QueueArn"], attributes))
+            if attributes.get("KmsMasterKeyId"):
+                spec.kms_keys[attributes["QueueArn"]] = _key_arn(kms, attributes["KmsMasterKeyId"])
+    invoke_configs = _gap_values(stack, "AWS::Lambda::EventInvokeConfig", resources)
+    for logical_id, summary in created.items():
+        if summary["ResourceType"] == "AWS::Lambda::Function":
             spec.functions[logical_id] = _function(
-                resolver, logical_id, function_props, root, invoke_configs.get(logical_id)
+                logical_id, summary["PhysicalResourceId"], translated, lam, iam, invoke_configs
             )
-            spec.rules.extend(_sam_event_rules(resolver, logical_id, function_props, spec))
-        elif kind == "AWS::Events::Rule":
-            continue  # after the functions, so targets can be matched to them
-        elif kind == "AWS::Lambda::EventInvokeConfig":
-            continue  # folded into the function above
-        else:
-            spec.skipped[logical_id] = f"{kind} is not emulated locally"
-
-    arn_to_function = {f.arn: f.logical_id for f in spec.functions.values()}
-    for logical_id, resource in resolver.resources.items():
-        if resource.get("Type") == "AWS::Events::Rule" and resolver.enabled(logical_id):
-            spec.rules.append(
-                _rule(resolver, logical_id, resolver.resolve(resource["Properties"]), arn_to_function)
-            )
-
-    for name, output in (template.get("Outputs") or {}).items():
-        if "Condition" in output and not resolver.condition(output["Condition"]):
-            continue
-        spec.outputs[name] = resolver.resolve(output.get("Value"))
+    by_arn = {f.arn: f.logical_id for f in spec.functions.values()}
+    for logical_id, summary in created.items():
+        if summary["ResourceType"] == "AWS::Events::Rule":
+            spec.rules.append(_rule(logical_id, summary["PhysicalResourceId"], events, by_arn))
     return spec
 
 
-def _bucket(resolver: Resolver, logical_id: str, props: Mapping[str, Any]) -> BucketSpec:
-    notification = props.get("NotificationConfiguration") or {}
-    eventbridge = notification.get("EventBridgeConfiguration") or {}
-    versioning = (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled"
-    return BucketSpec(
-        logical_id,
-        resolver.physical_name(logical_id),
-        eventbridge=_truthy(eventbridge.get("EventBridgeEnabled", bool(eventbridge))),
-        versioned=versioning,
-    )
-
-
-def _table(resolver: Resolver, logical_id: str, kind: str, props: Mapping[str, Any]) -> TableSpec:
-    name = resolver.physical_name(logical_id)
-    if kind == "AWS::Serverless::SimpleTable":
-        key = props.get("PrimaryKey") or {"Name": "id", "Type": "String"}
-        key_type = {"String": "S", "Number": "N", "Binary": "B"}[key.get("Type", "String")]
-        args: dict[str, Any] = {
-            "TableName": name,
-            "KeySchema": [{"AttributeName": key["Name"], "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": key["Name"], "AttributeType": key_type}],
-            "BillingMode": "PAY_PER_REQUEST",
+def _table(logical_id: str, table: Mapping[str, Any], dynamodb: Any) -> TableSpec:
+    args: dict[str, Any] = {
+        "TableName": table["TableName"],
+        "KeySchema": table["KeySchema"],
+        "AttributeDefinitions": table["AttributeDefinitions"],
+        "BillingMode": (table.get("BillingModeSummary") or {}).get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if args["BillingMode"] == "PROVISIONED":
+        throughput = table["ProvisionedThroughput"]
+        args["ProvisionedThroughput"] = {
+            k: throughput[k] for k in ("ReadCapacityUnits", "WriteCapacityUnits")
         }
-        return TableSpec(logical_id, name, args, None)
-    args = {
-        "TableName": name,
-        "KeySchema": props["KeySchema"],
-        "AttributeDefinitions": props["AttributeDefinitions"],
-    }
-    if props.get("ProvisionedThroughput") and props.get("BillingMode") != "PAY_PER_REQUEST":
-        args["ProvisionedThroughput"] = _ints(props["ProvisionedThroughput"])
-        args["BillingMode"] = "PROVISIONED"
-    else:
-        args["BillingMode"] = "PAY_PER_REQUEST"
-    for index_kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
-        if props.get(index_kind):
-            args[index_kind] = [
-                {k: (_ints(v) if k.endswith("Throughput") else v) for k, v in index.items() if k in _GSI_KEYS}
-                for index in props[index_kind]
-            ]
-    stream = props.get("StreamSpecification")
-    if stream:
-        args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
-    ttl = props.get("TimeToLiveSpecification") or {}
-    ttl_attribute = ttl.get("AttributeName") if _truthy(ttl.get("Enabled", False)) else None
-    return TableSpec(logical_id, name, args, ttl_attribute)
+    indexes = []
+    for index in table.get("GlobalSecondaryIndexes") or []:
+        indexes.append({k: index[k] for k in ("IndexName", "KeySchema", "Projection")})
+    if indexes:
+        args["GlobalSecondaryIndexes"] = indexes
+    ttl = dynamodb.describe_time_to_live(TableName=table["TableName"])["TimeToLiveDescription"]
+    ttl_attribute = (
+        ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in {"ENABLED", "ENABLING"} else None
+    )
+    return TableSpec(logical_id, table["TableName"], args, ttl_attribute, table["TableArn"])
 
 
-def _topic(resolver: Resolver, logical_id: str, props: Mapping[str, Any]) -> TopicSpec:
-    attributes = {}
-    if _truthy(props.get("FifoTopic", False)):
-        attributes["FifoTopic"] = "true"
-    if props.get("ContentBasedDeduplication") is not None:
-        attributes["ContentBasedDeduplication"] = str(props["ContentBasedDeduplication"]).lower()
-    return TopicSpec(logical_id, resolver.physical_name(logical_id), resolver.arn(logical_id), attributes)
+def _key_arn(kms: Any, key_id: str) -> str:
+    if key_id.startswith("arn:"):
+        return key_id
+    # list_keys, not describe_key: moto 5.2.5's DescribeKey fails (500) on keys its CloudFormation
+    # created with a KeyPolicy object.
+    for page in kms.get_paginator("list_keys").paginate():
+        for key in page["Keys"]:
+            if key["KeyId"] == key_id:
+                return key["KeyArn"]
+    raise TemplateError(f"KMS key {key_id} is not in the local stack")
 
 
-def _subscription(props: Mapping[str, Any]) -> SubscriptionSpec:
-    attributes = {}
-    for key in ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy"):
-        if props.get(key) is not None:
-            value = props[key]
-            attributes[key] = value if isinstance(value, str) else _json(value)
-    return SubscriptionSpec(props["TopicArn"], props["Protocol"], props["Endpoint"], attributes)
+def _gap_values(
+    stack: Mapping[str, Any], kind: str, resources: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """The resolved properties of the gap resources of ``kind``, by logical id (from the outputs)."""
+    values = {}
+    for output in stack.get("Outputs", []):
+        logical_id = output["OutputKey"].removeprefix(_GAP_OUTPUT)
+        if output["OutputKey"].startswith(_GAP_OUTPUT) and resources.get(logical_id, {}).get("Type") == kind:
+            values[logical_id] = json.loads(output["OutputValue"])
+    return values
 
 
-def _queue(resolver: Resolver, logical_id: str, props: Mapping[str, Any]) -> QueueSpec:
-    name = resolver.physical_name(logical_id)
-    attributes: dict[str, str] = {}
-    for key in (
-        "VisibilityTimeout",
-        "MessageRetentionPeriod",
-        "DelaySeconds",
-        "MaximumMessageSize",
-        "ReceiveMessageWaitTimeSeconds",
-        "FifoQueue",
-        "ContentBasedDeduplication",
-    ):
-        if props.get(key) is not None:
-            value = props[key]
-            attributes[key] = str(value).lower() if isinstance(value, bool) else str(value)
-    if props.get("RedrivePolicy"):
-        attributes["RedrivePolicy"] = _json(props["RedrivePolicy"])
-    return QueueSpec(logical_id, name, resolver.queue_url(name), resolver.arn(logical_id), attributes)
-
-
-def _merge_globals(
-    globals_function: Mapping[str, Any], props: Mapping[str, Any], kind: str
-) -> dict[str, Any]:
-    """SAM's Globals: maps merge (Environment.Variables included), everything else is overridden."""
-    if kind != "AWS::Serverless::Function":
-        return dict(props)
-    merged = copy.deepcopy(dict(globals_function))
-    for key, value in props.items():
-        if key == "Environment" and isinstance(merged.get(key), Mapping) and isinstance(value, Mapping):
-            variables = dict(merged[key].get("Variables") or {})
-            variables.update(value.get("Variables") or {})
-            merged[key] = {**merged[key], **value, "Variables": variables}
-        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return merged
-
-
-def _event_invoke_configs(resolver: Resolver) -> dict[str, dict[str, Any]]:
-    """AWS::Lambda::EventInvokeConfig resources, keyed by the logical id of their function."""
-    by_name = {
-        resolver.physical_name(logical_id): logical_id
-        for logical_id, resource in resolver.resources.items()
-        if resource.get("Type") in _FUNCTION_KINDS
-    }
-    configs = {}
-    for logical_id, resource in resolver.resources.items():
-        if resource.get("Type") == "AWS::Lambda::EventInvokeConfig" and resolver.enabled(logical_id):
-            props = resolver.resolve(resource["Properties"])
-            function = by_name.get(str(props.get("FunctionName")).split(":")[-1])
-            if function is None:
-                raise TemplateError(f"{logical_id}: FunctionName does not name a function in the template")
-            configs[function] = props
-    return configs
+def _gap_subscriptions(stack: Mapping[str, Any]) -> list[SubscriptionSpec]:
+    subscriptions = []
+    for output in stack.get("Outputs", []):
+        if not output["OutputKey"].startswith(_GAP_OUTPUT):
+            continue
+        props = json.loads(output["OutputValue"])
+        if "TopicArn" in props and "Protocol" in props:
+            attributes = {
+                key: props[key] if isinstance(props[key], str) else json.dumps(props[key])
+                for key in ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy")
+                if props.get(key) is not None
+            }
+            subscriptions.append(
+                SubscriptionSpec(props["TopicArn"], props["Protocol"], props.get("Endpoint", ""), attributes)
+            )
+    return subscriptions
 
 
 def _function(
-    resolver: Resolver,
     logical_id: str,
-    props: Mapping[str, Any],
-    root: Path,
-    invoke_config: Mapping[str, Any] | None,
+    name: str,
+    translated: Translated,
+    lam: Any,
+    iam: Any,
+    invoke_configs: Mapping[str, Mapping[str, Any]],
 ) -> FunctionSpec:
-    if "CodeUri" not in props or "Handler" not in props:
-        raise TemplateError(f"{logical_id}: a local function needs CodeUri (a folder) and Handler")
-    code_uri = (root / str(props["CodeUri"])).resolve()
-    config = dict(props.get("EventInvokeConfig") or {})
-    config.update(invoke_config or {})
-    destinations = config.get("DestinationConfig") or {}
-    variables = (props.get("Environment") or {}).get("Variables") or {}
+    config = lam.get_function(FunctionName=name)["Configuration"]
+    if logical_id not in translated.code:
+        raise TemplateError(f"{logical_id}: a local function needs CodeUri (a folder)")
+    invoke = next(
+        (c for c in invoke_configs.values() if str(c.get("FunctionName")).split(":")[-1] == name), {}
+    )
+    destinations = invoke.get("DestinationConfig") or {}
+    variables = (config.get("Environment") or {}).get("Variables") or {}
     return FunctionSpec(
         logical_id=logical_id,
-        name=resolver.physical_name(logical_id),
-        arn=resolver.arn(logical_id),
-        code_uri=code_uri,
-        handler=str(props["Handler"]),
+        name=name,
+        arn=config["FunctionArn"],
+        code_uri=translated.code[logical_id],
+        handler=config["Handler"],
         environment={k: _env_value(v) for k, v in variables.items()},
-        timeout_s=int(props.get("Timeout", 3)),
-        memory_mb=int(props.get("MemorySize", 128)),
-        max_retries=int(config.get("MaximumRetryAttempts", DEFAULT_MAX_RETRIES)),
-        max_event_age_s=int(config.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE_S)),
+        timeout_s=int(config.get("Timeout", 3)),
+        memory_mb=int(config.get("MemorySize", 128)),
+        max_retries=int(invoke.get("MaximumRetryAttempts", DEFAULT_MAX_RETRIES)),
+        max_event_age_s=int(invoke.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE_S)),
         on_failure=_destination(destinations.get("OnFailure")),
         on_success=_destination(destinations.get("OnSuccess")),
-        layer_paths=_layer_paths(resolver, props.get("Layers") or [], root),
-        runtime=str(props.get("Runtime") or ""),
+        layer_paths=_layer_paths(translated, logical_id),
+        runtime=str(config.get("Runtime") or ""),
+        role_arn=config["Role"],
+        policies=tuple(role_policies(iam, config["Role"].split("/")[-1])),
     )
 
 
-def _layer_paths(resolver: Resolver, layers: list[Any], root: Path) -> tuple[Path, ...]:
-    by_arn = {
-        resolver.arn(logical_id): resource
-        for logical_id, resource in resolver.resources.items()
-        if resource.get("Type") == "AWS::Serverless::LayerVersion"
-    }
+def role_policies(iam: Any, role_name: str) -> list[dict[str, Any]]:
+    """The role's identity policies as IAM holds them: inline, then attached managed ones."""
+    documents = []
+    for policy_name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        documents.append(
+            _document(iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"])
+        )
+    for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
+        policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+        version = iam.get_policy_version(
+            PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"]
+        )
+        documents.append(_document(version["PolicyVersion"]["Document"]))
+    return documents
+
+
+def _document(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        from urllib.parse import unquote
+
+        text = unquote(value)
+        try:
+            value = json.loads(text)
+        except ValueError:
+            # moto 5.2.5 stores a policy its CloudFormation created as the Python dict's repr.
+            import ast
+
+            value = ast.literal_eval(text)
+    return dict(value)
+
+
+def _layer_paths(translated: Translated, logical_id: str) -> tuple[Path, ...]:
+    """The folders of the function's layers: SAM's Globals layers, then its own (SAM appends them)."""
+    globals_layers = ((translated.sam.get("Globals") or {}).get("Function") or {}).get("Layers") or []
+    own = ((translated.sam["Resources"].get(logical_id) or {}).get("Properties") or {}).get("Layers") or []
     paths = []
-    for arn in layers:
-        content_uri = ((by_arn.get(str(arn)) or {}).get("Properties") or {}).get("ContentUri")
-        if isinstance(content_uri, str):
-            paths.append((root / content_uri).resolve())
+    for layer in [*globals_layers, *own]:
+        name = layer.get("Ref") if isinstance(layer, dict) else None
+        if name in translated.code and translated.code[name] not in paths:
+            paths.append(translated.code[name])
     return tuple(paths)
 
 
@@ -404,92 +631,62 @@ def _destination(config: Mapping[str, Any] | None) -> Destination | None:
     return Destination(str(config["Destination"]))
 
 
-def _sam_event_rules(
-    resolver: Resolver, logical_id: str, props: Mapping[str, Any], spec: StackSpec
-) -> list[RuleSpec]:
-    """The rules SAM generates from a function's EventBridgeRule / CloudWatchEvent events."""
-    rules = []
-    function_arn = resolver.arn(logical_id)
-    for event_id, event in (props.get("Events") or {}).items():
-        if event.get("Type") not in {"EventBridgeRule", "CloudWatchEvent"}:
-            spec.skipped[f"{logical_id}.{event_id}"] = (
-                f"event source {event.get('Type')} is not emulated locally"
-            )
-            continue
-        event_props = event.get("Properties") or {}
-        name = event_props.get("RuleName") or f"{resolver.stack_name}-{logical_id}{event_id}"[:64]
-        target_extra = {k: event_props[k] for k in ("Input", "InputPath") if k in event_props}
-        dlq = event_props.get("DeadLetterConfig") or {}
-        if dlq.get("Arn"):
-            target_extra["DeadLetterConfig"] = {"Arn": dlq["Arn"]}
-        if dlq.get("Type") == "SQS":
-            queue_id = dlq.get("QueueLogicalId") or f"{logical_id}{event_id}Queue"
-            queue_name = f"{resolver.stack_name}-{queue_id}"[:80]
-            spec.queues.append(
-                QueueSpec(
-                    queue_id,
-                    queue_name,
-                    resolver.queue_url(queue_name),
-                    f"arn:aws:sqs:{resolver.region}:{resolver.account}:{queue_name}",
-                    {},
-                )
-            )
-            target_extra["DeadLetterConfig"] = {"Arn": spec.queues[-1].arn}
-        target = TargetSpec(
-            str((event_props.get("Target") or {}).get("Id") or f"{logical_id}{event_id}LambdaTarget"),
-            function_arn,
-            logical_id,
-            target_extra,
-        )
-        rules.append(
-            RuleSpec(
-                f"{logical_id}{event_id}",
-                name,
-                dict(event_props.get("Pattern") or {}),
-                str(event_props.get("EventBusName") or "default"),
-                (target,),
-            )
-        )
-    return rules
-
-
-def _rule(
-    resolver: Resolver, logical_id: str, props: Mapping[str, Any], arn_to_function: Mapping[str, str]
-) -> RuleSpec:
-    if "EventPattern" not in props:
-        raise TemplateError(f"{logical_id}: only pattern rules are emulated (no ScheduleExpression)")
-    pattern = props["EventPattern"]
-    if isinstance(pattern, str):
-        pattern = json.loads(pattern)
+def _rule(logical_id: str, name: str, events: Any, arn_to_function: Mapping[str, str]) -> RuleSpec:
+    rule = events.describe_rule(Name=name)
+    bus = str(rule.get("EventBusName") or "default").split("/")[-1]
     targets = []
-    for target in props.get("Targets") or []:
-        arn = str(target["Arn"])
-        extra = {k: v for k, v in target.items() if k in {"Input", "InputPath", "DeadLetterConfig"}}
-        targets.append(TargetSpec(str(target["Id"]), arn, arn_to_function.get(arn), extra))
-    return RuleSpec(
-        logical_id,
-        resolver.physical_name(logical_id),
-        dict(pattern),
-        str(props.get("EventBusName") or "default").split("/")[-1],
-        tuple(targets),
-    )
+    for target in events.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]:
+        extra = {
+            k: v for k, v in target.items() if k in {"Input", "InputPath", "DeadLetterConfig", "RetryPolicy"}
+        }
+        targets.append(TargetSpec(target["Id"], target["Arn"], arn_to_function.get(target["Arn"]), extra))
+    pattern = json.loads(rule["EventPattern"]) if rule.get("EventPattern") else {}
+    return RuleSpec(logical_id, name, pattern, bus, tuple(targets), rule.get("ScheduleExpression"))
+
+
+def _fill_gaps(client: Any, translated: Translated, stack_name: str, stack: Mapping[str, Any]) -> None:
+    """Apply what moto's CloudFormation skipped and the pipeline needs, through the services' APIs:
+    bucket versioning and EventBridge notifications, table TTL (literal properties of the template)
+    and SNS subscriptions (their properties resolved by moto as outputs)."""
+    s3, dynamodb, sns = client("s3"), client("dynamodb"), client("sns")
+    resources = translated.template["Resources"]
+    for page in client("cloudformation").get_paginator("list_stack_resources").paginate(StackName=stack_name):
+        for summary in page["StackResourceSummaries"]:
+            props = resources.get(summary["LogicalResourceId"], {}).get("Properties") or {}
+            physical = summary.get("PhysicalResourceId")
+            if summary["ResourceType"] == "AWS::S3::Bucket":
+                if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
+                    s3.put_bucket_versioning(Bucket=physical, VersioningConfiguration={"Status": "Enabled"})
+                eventbridge = (props.get("NotificationConfiguration") or {}).get("EventBridgeConfiguration")
+                if eventbridge and eventbridge.get("EventBridgeEnabled") is True:
+                    s3.put_bucket_notification_configuration(
+                        Bucket=physical, NotificationConfiguration={"EventBridgeConfiguration": {}}
+                    )
+            elif summary["ResourceType"] == "AWS::DynamoDB::Table":
+                ttl = props.get("TimeToLiveSpecification") or {}
+                if ttl.get("Enabled") is True and ttl.get("AttributeName"):
+                    dynamodb.update_time_to_live(
+                        TableName=physical,
+                        TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+                    )
+    for subscription in _gap_subscriptions(stack):
+        if subscription.protocol in {"email", "email-json"}:
+            continue  # nobody confirms an email locally
+        sns.subscribe(
+            TopicArn=subscription.topic_arn,
+            Protocol=subscription.protocol,
+            Endpoint=subscription.endpoint,
+            Attributes=subscription.attributes,
+        )
 
 
 def _env_value(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     return (
-        value if isinstance(value, str) else _json(value) if isinstance(value, (dict, list)) else str(value)
+        value
+        if isinstance(value, str)
+        else json.dumps(value)
+        if isinstance(value, (dict, list))
+        else str(value)
     )
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _ints(value: Mapping[str, Any]) -> dict[str, int]:
-    return {k: int(v) for k, v in value.items()}
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -22,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .aws import FAKE_CREDENTIALS, LocalAws, Wiring, client, provision, table
+from churn_ops.template_rules import TemplateError, check_parameters, load_template
+
+from .aws import FAKE_CREDENTIALS, LocalAws, Wiring, client, table, wire
 from .runner import AsyncInvoker, DestinationSender, EventRunner, FunctionProcess, LogSink, Outcome, print_log
-from .spec import FunctionSpec, StackSpec, read_stack
-from .template import DEFAULT_REGION, TemplateError, check_parameters, load_template
+from .spec import DEFAULT_REGION, FunctionSpec, StackSpec, deploy
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +71,14 @@ class Endpoints:
         return cls(data["aws"], data.get("transcribe"), data.get("sagemaker_runtime"), data["region"])
 
 
-def function_environment(spec: FunctionSpec, endpoints: Endpoints) -> dict[str, str]:
-    """The function's environment: the template's variables plus the local endpoints."""
+def function_environment(
+    spec: FunctionSpec, endpoints: Endpoints, identity: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The function's environment: the template's variables plus the local endpoints, and its role's
+    credentials and IAM check (``identity``, from :func:`function_identity`) when given."""
     env = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
     env.update(FAKE_CREDENTIALS)
+    env.update(identity or {})
     env.update(
         {
             "AWS_REGION": endpoints.region,
@@ -98,6 +104,45 @@ def function_environment(spec: FunctionSpec, endpoints: Endpoints) -> dict[str, 
         for name, value in COMPRESSED_TIME.items():
             env[name] = os.environ.get(f"CHURN_LOCAL_{name}", value)
     return env
+
+
+def function_identity(
+    stack: StackSpec,
+    function: FunctionSpec,
+    endpoints: Endpoints,
+    work_dir: Path,
+    *,
+    enforce: bool = True,
+    record: Path | None = None,
+) -> dict[str, str]:
+    """The function runs as its own role: STS AssumeRole on the role the stack created for it, and
+    every AWS call it makes checked against that role's policies (``churn_local.iam``).
+
+    Returns the environment that does it: the role session's credentials, and ``CHURN_LOCAL_IAM``,
+    the worker's IAM configuration (the role's policies, the KMS keys of encrypted resources and
+    where to record calls).
+    """
+    sts = client("sts", endpoints.aws, endpoints.region)
+    session = sts.assume_role(RoleArn=function.role_arn, RoleSessionName=function.name[:64])
+    credentials = session["Credentials"]
+    config = {
+        "function": function.logical_id,
+        "principal": session["AssumedRoleUser"]["Arn"],
+        "region": stack.region,
+        "account": stack.account,
+        "policies": list(function.policies),
+        "kms_keys": stack.kms_keys,
+        "enforce": enforce,
+        "record": str(record) if record else None,
+    }
+    path = work_dir / f"iam-{function.logical_id}.json"
+    path.write_text(json.dumps(config))
+    return {
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+        "CHURN_LOCAL_IAM": str(path),
+    }
 
 
 def scheduled_event(region: str = DEFAULT_REGION) -> dict[str, Any]:
@@ -133,8 +178,15 @@ class LocalStack:
         on_outcome: Callable[[Outcome], None] | None = None,
         progress: Callable[[str], None] = lambda message: None,
         api_key: str | None = None,
+        enforce_iam: bool = True,
+        call_log: str | Path | None = None,
     ) -> None:
         self.template = Path(template)
+        # Each function's AWS calls are checked against its own role; a refused call raises
+        # AccessDenied in the handler, as on AWS. call_log (or CHURN_LOCAL_CALL_LOG) records them.
+        self.enforce_iam = enforce_iam
+        call_log = call_log or os.environ.get("CHURN_LOCAL_CALL_LOG") or None
+        self.call_log = Path(call_log).resolve() if call_log else None
         self.parameters = {k: str(v) for k, v in (parameters or {}).items()}
         self.model_dir = Path(model_dir) if model_dir else None
         # An already running model server (tests share one), instead of starting one on model_dir.
@@ -179,15 +231,14 @@ class LocalStack:
     def _start(self) -> None:
         self._progress("starting local AWS (moto server)")
         aws = self._exit.enter_context(LocalAws())
-        self.spec = read_stack(
-            self.template, parameters=self.parameters, region=self.region, sqs_endpoint=aws.url
-        )
+        self._progress("deploying the SAM-translated template through local CloudFormation")
+        self.spec = deploy(self.template, aws.url, parameters=self.parameters, region=self.region)
         self._progress(
-            f"creating {len(self.spec.buckets)} bucket(s), {len(self.spec.tables)} table(s), "
-            f"{len(self.spec.topics)} topic(s), {len(self.spec.queues)} queue(s), {len(self.spec.rules)} rule(s) "
-            "from the template"
+            f"stack created: {len(self.spec.buckets)} bucket(s), {len(self.spec.tables)} table(s), "
+            f"{len(self.spec.topics)} topic(s), {len(self.spec.queues)} queue(s), {len(self.spec.rules)} rule(s), "
+            f"{len(self.spec.functions)} function(s); {len(self.spec.skipped)} resource(s) not created locally"
         )
-        self.wiring = provision(self.spec, aws.url)
+        self.wiring = wire(self.spec, aws.url)
         sagemaker_url = self._sagemaker_runtime_url
         if sagemaker_url is None and self.model_dir is not None:
             self._progress(f"starting the local model server on {self.model_dir}")
@@ -224,8 +275,13 @@ class LocalStack:
         assert self.spec is not None and self.wiring is not None and self.endpoints is not None
         destinations = DestinationSender(self.client)
         self.runner = EventRunner(self.client("sqs"), self.spec.account)
+        work_dir = Path(self._exit.enter_context(tempfile.TemporaryDirectory(prefix="churn-local-iam-")))
         for logical_id, spec in self.spec.functions.items():
-            process = FunctionProcess(spec, function_environment(spec, self.endpoints), self._log_sink)
+            identity = function_identity(
+                self.spec, spec, self.endpoints, work_dir, enforce=self.enforce_iam, record=self.call_log
+            )
+            environment = function_environment(spec, self.endpoints, identity)
+            process = FunctionProcess(spec, environment, self._log_sink)
             self._exit.callback(process.close)
             invoker = AsyncInvoker(spec, process, destinations, self._retry_delays, self._on_outcome)
             self.invokers[logical_id] = invoker
@@ -240,17 +296,18 @@ class LocalStack:
 
     def _start_schedules(self) -> None:
         """The template's Schedule events (the reconciler), compressed to SCHEDULE_EVERY_S."""
+        assert self.spec is not None
         every = float(os.environ.get("CHURN_LOCAL_SCHEDULE_EVERY_S", SCHEDULE_EVERY_S))
-        resources = load_template(self.template).get("Resources", {})
-        scheduled = [
-            logical_id
-            for logical_id, resource in resources.items()
-            if logical_id in self.invokers
-            and any(
-                (event or {}).get("Type") in {"Schedule", "ScheduleV2"}
-                for event in ((resource.get("Properties") or {}).get("Events") or {}).values()
-            )
-        ]
+        # The deployed schedule rules' function targets (moto's EventBridge does not fire schedules).
+        scheduled = sorted(
+            {
+                target.function
+                for rule in self.spec.rules
+                if rule.schedule
+                for target in rule.targets
+                if target.function in self.invokers
+            }
+        )
         if not scheduled or every <= 0:
             return
         stop = threading.Event()

@@ -70,6 +70,6 @@ def open_table(args: argparse.Namespace, kind: str) -> tuple[Any, str]:
     if args.table:
         name = args.table
     else:
-        spec = read_stack(args.template, parameters=parameters)
+        spec = read_stack(args.template, parameters=parameters, endpoint_url=endpoint, region=region)
         name = spec.table(logical_table(spec, kind)).name
     return local_table(name, endpoint, region), f"{name} (local, {endpoint})"

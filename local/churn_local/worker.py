@@ -49,6 +49,19 @@ def _load(handler: str) -> Any:
     return getattr(module, function_name)
 
 
+def _install_iam(config_path: str) -> None:
+    """Every AWS call the handler makes is checked against the function's own role (churn_local.iam)."""
+    import importlib.util
+
+    location = os.path.join(os.path.dirname(os.path.abspath(__file__)), "iam.py")
+    spec = importlib.util.spec_from_file_location("_churn_local_iam", location)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    module.install(config_path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--handler", required=True)
@@ -61,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = sys.stderr
     for path in reversed(args.path):
         sys.path.insert(0, path)
+    if os.environ.get("CHURN_LOCAL_IAM"):
+        _install_iam(os.environ["CHURN_LOCAL_IAM"])
 
     handler = None
     import_error: dict[str, Any] | None = None

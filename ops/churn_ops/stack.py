@@ -105,7 +105,7 @@ def parse_overrides(text: str | Sequence[str]) -> dict[str, str]:
 
 
 def check(args: argparse.Namespace) -> int:
-    from churn_local.template import TemplateError, check_parameters, load_template
+    from .template_rules import TemplateError, check_parameters, load_template
 
     try:
         overrides = samconfig_overrides(Path(args.config_file), args.config_env) if args.config_file else {}

@@ -39,7 +39,7 @@ Resources:
   RecordingsBucket:
     Type: AWS::S3::Bucket
     Properties:
-      BucketName: !Sub "recordings-${AWS::AccountId}-${Stage}"
+      BucketName: !Sub "recordings-${AWS::StackName}-${Stage}"
       NotificationConfiguration:
         EventBridgeConfiguration:
           EventBridgeEnabled: true
@@ -80,6 +80,9 @@ Resources:
       CodeUri: handlers/
       Handler: record.handler
       Layers: [!Ref Layer]
+      # A SAM policy template, expanded by aws-sam-translator into the function's role.
+      Policies:
+        - DynamoDBCrudPolicy: {TableName: !Ref CallsTable}
       Environment:
         Variables:
           CALLS_TABLE: !Ref CallsTable

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from churn_local.spec import read_stack
-from churn_local.template import ParameterError
+from churn_ops.template_rules import ParameterError
 
 ROOT = Path(__file__).resolve().parents[3]
 

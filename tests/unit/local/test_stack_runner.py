@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from churn_local.aws import LocalAws, client, provision
+from churn_local.aws import LocalAws, client
 from churn_local.runner import AsyncInvoker, DestinationSender, FunctionProcess, Outcome
-from churn_local.spec import read_stack
+from churn_local.spec import deploy
 from churn_local.stack import Endpoints, LocalStack, function_environment
 
 REGION = "us-east-1"
@@ -31,12 +31,9 @@ def _receive_all(sqs, queue_url: str, wait_s: int = 1) -> list[dict]:
 @pytest.fixture
 def flaky(project: Path, local_aws: LocalAws, tmp_path: Path, request: pytest.FixtureRequest):
     # A fresh stack name per test keeps queues apart on the shared server.
-    spec = read_stack(
-        project / "template.yaml",
-        sqs_endpoint=local_aws.url,
-        stack_name=f"t{abs(hash(request.node.name)) % 10**8}",
+    spec = deploy(
+        project / "template.yaml", local_aws.url, stack_name=f"t{abs(hash(request.node.name)) % 10**8}"
     )
-    provision(spec, local_aws.url)
     function = spec.function("FlakyFunction")
     env = function_environment(function, Endpoints(local_aws.url, region=REGION))
     env["FLAKY_COUNTER"] = str(tmp_path / "counter")
@@ -105,7 +102,7 @@ def test_an_old_event_is_not_run(flaky) -> None:
 
 def test_an_import_error_is_reported_as_lambda_does(project: Path, local_aws: LocalAws) -> None:
     (project / "handlers" / "broken.py").write_text("import not_a_module_anywhere\n")
-    spec = read_stack(project / "template.yaml")
+    spec = deploy(project / "template.yaml", local_aws.url, stack_name="import-error")
     function = spec.function("FlakyFunction")
     broken = type(function)(**{**function.__dict__, "handler": "broken.handler"})
     process = FunctionProcess(broken, function_environment(broken, Endpoints(local_aws.url)), lambda *_: None)
@@ -185,6 +182,8 @@ def test_events_flow_from_s3_and_eventbridge_through_the_templates_rules(
     [flaky_outcome] = by_function["FlakyFunction"]
     assert flaky_outcome.event["detail"]["TranscriptionJobName"] == "churn-dev-1"
     assert flaky_outcome.event["account"] == "123456789012"
+    # Each function ran as its own role: the record function's calls were allowed by its policy.
+    assert not any("[local IAM] denied" in line for _, line in logs)
     [failure] = failures
     assert failure["requestPayload"]["detail"]["object"]["key"] == "recordings/c1/poison.wav"
     assert failure["requestContext"]["approximateInvokeCount"] == 2  # MaximumRetryAttempts: 1

@@ -1,52 +1,69 @@
-"""The template reader: names, environment and wiring come from template.yaml, resolved locally."""
+"""The local stack is the template deployed: SAM-translated, created by moto's CloudFormation, and
+names, environment and wiring read back from the stack, not resolved by hand."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from churn_local.spec import read_stack
-from churn_local.template import Resolver, TemplateError, load_template
+from churn_local.aws import LocalAws
+from churn_local.spec import NOT_CREATED, deploy, read_stack
+from churn_ops.template_rules import TemplateError
 
 ROOT = Path(__file__).resolve().parents[3]
+_names = itertools.count()
 
 
-def test_resources_are_resolved_to_local_names(project: Path) -> None:
-    spec = read_stack(project / "template.yaml", sqs_endpoint="http://127.0.0.1:5000")
+@pytest.fixture(scope="module")
+def local_aws() -> Iterator[LocalAws]:
+    with LocalAws() as aws:
+        yield aws
 
-    assert [b.name for b in spec.buckets] == ["recordings-123456789012-dev"]
+
+def _deploy(project: Path, aws: LocalAws, **parameters: str):
+    name = f"s{next(_names)}"
+    return name, deploy(project / "template.yaml", aws.url, parameters=parameters, stack_name=name)
+
+
+def test_names_and_arns_come_from_the_deployed_stack(project: Path, local_aws: LocalAws) -> None:
+    name, spec = _deploy(project, local_aws)
+
+    assert [b.name for b in spec.buckets] == [f"recordings-{name}-dev"]  # the template's BucketName
     assert spec.buckets[0].eventbridge
     table = spec.table("CallsTable")
-    assert table.name == "churn-local-CallsTable"
+    assert table.name.startswith(f"{name}-CallsTable-")  # CloudFormation's generated name
     assert table.create_args["GlobalSecondaryIndexes"][0]["IndexName"] == "by-customer"
-    assert "PointInTimeRecoverySpecification" not in table.create_args
     assert table.ttl_attribute == "expires_at"
-    assert spec.topic("AlertTopic").arn == "arn:aws:sns:us-east-1:123456789012:churn-local-AlertTopic"
-    assert spec.queue("FailureQueue").url == "http://127.0.0.1:5000/123456789012/churn-local-FailureQueue"
-    assert spec.outputs == {"Bucket": "recordings-123456789012-dev"}
+    topic = spec.topic("AlertTopic")
+    assert topic.arn.startswith(f"arn:aws:sns:us-east-1:123456789012:{name}-AlertTopic-")
+    queue = spec.queue("FailureQueue")
+    assert queue.url == f"{local_aws.url}/123456789012/{queue.name}"
+    assert spec.outputs == {"Bucket": f"recordings-{name}-dev"}
 
 
-def test_conditions_drop_resources_and_values(project: Path) -> None:
-    spec = read_stack(project / "template.yaml")
+def test_conditions_drop_resources_and_values(project: Path, local_aws: LocalAws) -> None:
+    _, spec = _deploy(project, local_aws)
 
-    assert "ProdOnlyQueue" in spec.skipped and "EmailSubscription" in spec.skipped
-    assert spec.subscriptions == []
+    assert spec.skipped["ProdOnlyQueue"] == "its condition is false"
+    assert "EmailSubscription" in spec.skipped and spec.subscriptions == []
     env = spec.function("RecordFunction").environment
     assert env["MODE"] == "relaxed"
     assert "GONE" not in env
 
 
-def test_function_environment_merges_globals_and_resolves_refs(project: Path) -> None:
-    spec = read_stack(project / "template.yaml", parameters={"Threshold": "0.2", "Stage": "prod"})
+def test_function_environment_merges_globals_and_refs(project: Path, local_aws: LocalAws) -> None:
+    name, spec = _deploy(project, local_aws, Threshold="0.2", Stage="prod")
 
     record = spec.function("RecordFunction")
     assert record.environment == {
         "STAGE": "prod",
         "LOG_LEVEL": "INFO",
-        "CALLS_TABLE": "churn-local-CallsTable",
-        "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:churn-local-AlertTopic",
+        "CALLS_TABLE": spec.table("CallsTable").name,
+        "TOPIC_ARN": spec.topic("AlertTopic").arn,
         "THRESHOLD": "0.2",
-        "BUCKET_ARN": "arn:aws:s3:::recordings-123456789012-prod",
+        "BUCKET_ARN": f"arn:aws:s3:::recordings-{name}-prod",
         "MODE": "strict",
         "GONE": "x",
     }
@@ -57,55 +74,61 @@ def test_function_environment_merges_globals_and_resolves_refs(project: Path) ->
     assert "ProdOnlyQueue" not in spec.skipped
 
 
-def test_async_invoke_settings_come_from_the_template(project: Path) -> None:
-    spec = read_stack(project / "template.yaml")
+def test_each_function_has_its_own_role_with_the_sam_policy_expanded(
+    project: Path, local_aws: LocalAws
+) -> None:
+    _, spec = _deploy(project, local_aws)
+
+    record, flaky = spec.function("RecordFunction"), spec.function("FlakyFunction")
+    assert record.role_arn != flaky.role_arn
+    table_arn = spec.table("CallsTable").arn
+    statements = [s for p in record.policies for s in p["Statement"]]
+    # DynamoDBCrudPolicy, expanded by aws-sam-translator, resolved by CloudFormation.
+    assert any("dynamodb:PutItem" in s["Action"] and table_arn in s["Resource"] for s in statements)
+    assert not any("dynamodb:PutItem" in s.get("Action", []) for p in flaky.policies for s in p["Statement"])
+
+
+def test_async_invoke_settings_come_from_the_template(project: Path, local_aws: LocalAws) -> None:
+    _, spec = _deploy(project, local_aws)
     failure_queue_arn = spec.queue("FailureQueue").arn
 
     record = spec.function("RecordFunction")
     assert record.max_retries == 1
     assert record.on_failure is not None and record.on_failure.arn == failure_queue_arn
-    flaky = spec.function("churn-local-FlakyFunction")
+    flaky = spec.function("FlakyFunction")
     assert flaky.max_retries == 2
     assert flaky.on_failure is not None and flaky.on_failure.arn == failure_queue_arn
 
 
-def test_rules_from_sam_events_and_explicit_rules_target_functions(project: Path) -> None:
-    spec = read_stack(project / "template.yaml")
+def test_rules_from_sam_events_and_explicit_rules_target_functions(
+    project: Path, local_aws: LocalAws
+) -> None:
+    name, spec = _deploy(project, local_aws)
     rules = {r.logical_id: r for r in spec.rules}
 
     uploaded = rules["RecordFunctionUploaded"]
-    assert uploaded.pattern["detail"]["bucket"]["name"] == ["recordings-123456789012-dev"]
+    assert uploaded.pattern["detail"]["bucket"]["name"] == [f"recordings-{name}-dev"]
     assert [t.function for t in uploaded.targets] == ["RecordFunction"]
     jobs = rules["JobsRule"]
     assert jobs.pattern["detail"]["TranscriptionJobName"] == [{"prefix": "churn-dev-"}]
     assert [t.function for t in jobs.targets] == ["FlakyFunction"]
 
 
-def test_unknown_parameter_override_is_an_error(project: Path) -> None:
+def test_unknown_parameter_override_is_an_error(project: Path, local_aws: LocalAws) -> None:
     with pytest.raises(TemplateError, match="Nope"):
-        read_stack(project / "template.yaml", parameters={"Nope": "1"})
+        deploy(project / "template.yaml", local_aws.url, parameters={"Nope": "1"}, stack_name="nope")
 
 
-@pytest.mark.parametrize(
-    ("expression", "expected"),
-    [
-        ({"Fn::Sub": "${AWS::Region}:${!Literal}"}, "us-east-1:${Literal}"),
-        ({"Fn::Sub": ["${A}-${B}", {"A": "x", "B": {"Ref": "AWS::StackName"}}]}, "x-churn-local"),
-        ({"Fn::Join": ["/", ["a", {"Ref": "AWS::AccountId"}]]}, "a/123456789012"),
-        ({"Fn::Select": [1, {"Fn::Split": [",", "a,b,c"]}]}, "b"),
-    ],
-)
-def test_intrinsics(expression: dict, expected: str) -> None:
-    resolver = Resolver({"Resources": {}})
-    assert resolver.resolve(expression) == expected
-
-
-def test_the_project_template_resolves() -> None:
-    """The real template.yaml reads cleanly: every function has code and a handler on disk."""
-    template = load_template(ROOT / "template.yaml")
+def test_the_project_template_deploys() -> None:
+    """template.yaml deploys through moto's CloudFormation; what is not created says why."""
     spec = read_stack(ROOT / "template.yaml")
-    assert set(spec.functions) >= {"StartTranscriptionFunction", "ScoreCallFunction"}
+    assert set(spec.functions) >= {"StartTranscriptionFunction", "ScoreCallFunction", "ScoreApiFunction"}
     for function in spec.functions.values():
         module = function.handler.rpartition(".")[0].replace(".", "/")
         assert (function.code_uri / f"{module}.py").is_file(), function.handler
-    assert template["Resources"]
+        assert function.role_arn and function.policies, function.logical_id
+    assert spec.skipped["ScoreApi"] == NOT_CREATED["AWS::ApiGateway::RestApi"]
+    assert spec.skipped["RecordingsBucketPolicy"] == NOT_CREATED["AWS::S3::BucketPolicy"]
+    alert_topic = spec.topic("AlertTopic").arn
+    assert spec.kms_keys[alert_topic].startswith(f"arn:aws:kms:us-east-1:{spec.account}:key/")
+    assert spec.buckets[0].versioned
