@@ -48,7 +48,7 @@ def collaborators() -> Collaborators:
         ),
         publisher=AlertPublisher(clients.client("sns"), config.alert_topic_arn),
         advisor=advisor_from_env(clients.client, clients.table),
-        links=S3TranscriptLinks(clients.client("s3")),
+        links=S3TranscriptLinks(clients.presigning_s3()),
     )
 
 

@@ -21,6 +21,14 @@ def client(service: str) -> Any:
 
 
 @cache
+def presigning_s3() -> Any:
+    """S3 for presigned links: SigV4 (the only signature that carries a session token and an
+    expiry of up to 7 days), virtual-hosted addresses."""
+    config = _STANDARD.merge(Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))
+    return boto3.client("s3", config=config)
+
+
+@cache
 def table(name: str) -> Any:
     return boto3.resource("dynamodb", config=_STANDARD).Table(name)
 
@@ -28,4 +36,5 @@ def table(name: str) -> Any:
 def reset() -> None:
     """Forget the cached clients (tests switch credentials and endpoints)."""
     client.cache_clear()
+    presigning_s3.cache_clear()
     table.cache_clear()
