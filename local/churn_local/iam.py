@@ -323,3 +323,30 @@ def install(config_path: str) -> None:
         return original(self, operation_name, api_params)
 
     BaseClient._make_api_call = checked  # type: ignore[method-assign]
+
+
+# --- the recorded-calls check ----------------------------------------------------------------
+
+
+def read_records(path: str) -> list[dict[str, Any]]:
+    """The calls the workers recorded (one JSON object a line)."""
+    with open(path, encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def check_calls(
+    records: Iterable[Mapping[str, Any]],
+    policies_by_function: Mapping[str, Sequence[Mapping[str, Any]]],
+    context: Context,
+) -> list[str]:
+    """One line per (function, operation, action, resource) its role's policies do not allow."""
+    problems: dict[str, None] = {}
+    for record in records:
+        policies = policies_by_function.get(record["function"], ())
+        for action, resource, decision in refusals(
+            policies, record["service"], record["operation"], record["params"], context
+        ):
+            problems[
+                f"{record['function']}: {record['operation']} needs {action} on {resource} ({decision})"
+            ] = None
+    return list(problems)
