@@ -23,6 +23,7 @@ ALLOWED_WILDCARDS = {
     ("ScoreCallRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
     ("ScoreApiRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
     ("ReconcileCallsRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
+    ("AlertDigestRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
     ("ScoringModelRole", "EcrLogin"): "ecr:GetAuthorizationToken takes no resource",
     ("AlertTopicKey", "AccountAdministers"): "in a key policy, * is the key itself",
     ("OpsTopicKey", "AccountAdministers"): "in a key policy, * is the key itself",

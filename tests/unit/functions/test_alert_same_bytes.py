@@ -411,7 +411,9 @@ def test_name_and_phone_reach_the_alert_where_allowed_and_never_the_logs(make, m
     assert "(measured on 84 customers scored this high)" in email[1]
     assert email[2].startswith("Why: Calls customer service often: 5 calls, typical 1; Said \u201cI want")
     assert email[3] == "Offer: Match the competitor's monthly price for 12 months on a 12-month plan."
-    assert email[4] == "Call: 28 Nov 2026 14:05 UTC, 15 s."  # the recording's arrival, the transcript's length
+    assert (
+        email[4] == "Call: 28 Nov 2026 14:05 UTC, 15 s."
+    )  # the recording's arrival, the transcript's length
     assert email[5] == "Value: $56.60 a month; $624.86 a year at risk."
     assert not any("C-7" in line or name in line for line in email[:6])  # ids go at the bottom
     assert email[-2].startswith("Customer C-7, call call-1, job ")
@@ -450,3 +452,47 @@ def test_allowed_but_absent_from_the_profile_reads_as_a_customer(make, monkeypat
     p.deliver(completion(name), T0)
     (sent,) = p.messages()
     assert _document(sent)["customer"] == {"id": "C-7", "name": None, "phone": None}
+
+
+# --- §4: the daily digest -----------------------------------------------------------------------------
+
+
+def test_the_daily_digest_ranks_the_days_new_customers_by_value_at_risk(make, monkeypatch):
+    from score_call.digest import AlertMarkers, CallAlerts, daily_digest
+
+    p = make()
+    charges = {"C-1": 20.0, "C-2": 90.0, "C-3": None}
+    for customer, charge in charges.items():
+        profile = {**PROFILE, "Day Charge": charge, "Eve Charge": None, "Night Charge": None}
+        add_profile(p.aws, customer, {k: v for k, v in profile.items() if v is not None})
+        name = transcribed_call(p.aws, customer, "call-1", ANGRY)
+        assert p.deliver(completion(name), T0 + timedelta(hours=1))["result"] == "alerted"
+    # A repeat call of C-2 the same day: a follow-up, not a second line in the digest.
+    repeat = transcribed_call(p.aws, "C-2", "call-2", ANGRY)
+    assert p.deliver(completion(repeat), T0 + timedelta(hours=2))["result"] == "suppressed"
+    # An alert the day before is not in this digest.
+    add_profile(p.aws, "C-0", PROFILE)
+    old = transcribed_call(p.aws, "C-0", "call-1", ANGRY)
+    p.deliver(completion(old), T0 - timedelta(days=1))
+    before = len(p.recorder.published)
+
+    publisher = AlertPublisher(p.sns, p.aws.topic_arn)
+    summary = daily_digest(
+        AlertMarkers(p.aws.dynamodb.Table(CUSTOMER_ALERTS)),
+        CallAlerts(p.aws.dynamodb.Table(CALLS)),
+        publisher.publish,
+        datetime(2026, 11, 29, 6, 0, tzinfo=UTC),
+    )
+    assert summary["day"] == "2026-11-28" and summary["customers"] == 3
+    (request,) = p.recorder.published[before:]
+    body = json.loads(request["Message"])
+    email = body["email"].splitlines()
+    assert email[0] == "Churn digest 2026-11-28: 3 new high-risk customers"
+    assert email[1] == "Value at risk: $1,214.40 a year, ranked by value x risk."
+    assert email[3] == "1. a customer on plan gold: 92%, $993.60 a year at risk [customer C-2]"
+    assert email[4].startswith("   Why: Calls customer service often")
+    ranked = [e["customer_id"] for e in json.loads(body["default"])["entries"]]
+    assert ranked == ["C-2", "C-1", "C-3"]  # value x risk; no charges last
+    chat = json.loads(body["https"])
+    assert chat["source"] == "custom" and chat["content"]["title"].endswith(email[0])
+    assert request["MessageAttributes"]["dedupe_key"]["StringValue"] == "digest/2026-11-28"
