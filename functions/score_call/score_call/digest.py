@@ -8,8 +8,11 @@ calls table is only read by key. Each customer's line comes from the alert store
 item (the bytes that went out), ranked by value at risk (a year's monthly value times the
 probability), then by probability where the profile has no charges.
 
-Published to the alert topic with ``type=churn-risk-digest`` and ``dedupe_key=digest/<day>``: a
-retried run sends the same day's digest again under the same key.
+Published to the alert topic with ``type=churn-risk-digest`` and ``dedupe_key=digest/<day>``,
+once a day: a journal item in the same table (``customer_id = "#digest/<day>"``, never a
+customer's) is claimed before publishing and given back if the publish fails, so a retried or
+repeated run (the local stack fires schedules every few seconds) sends nothing twice. A day
+without new high-risk customers sends no digest.
 """
 
 from __future__ import annotations
@@ -53,6 +56,11 @@ class Markers(Protocol):
 
 class StoredAlerts(Protocol):
     def get(self, job_name: str) -> Mapping[str, Any] | None: ...
+
+
+class DigestJournal(Protocol):
+    def claim(self, day: str, now: datetime) -> bool: ...
+    def release(self, day: str) -> None: ...
 
 
 def entry_from_alert(marker: Mapping[str, Any], alert: Mapping[str, Any]) -> DigestEntry | None:
@@ -158,7 +166,11 @@ def day_window(now: datetime) -> tuple[str, datetime, datetime]:
 
 
 def daily_digest(
-    markers: Markers, alerts: StoredAlerts, publish: Callable[[PreparedAlert], str], now: datetime
+    markers: Markers,
+    alerts: StoredAlerts,
+    publish: Callable[[PreparedAlert], str],
+    now: datetime,
+    journal: DigestJournal | None = None,
 ) -> dict[str, Any]:
     day, start, end = day_window(now)
     entries, unreadable = [], 0
@@ -170,9 +182,23 @@ def daily_digest(
             unreadable += 1  # an alert from before 1.2: counted, not listed
             continue
         entries.append(entry)
-    digest = build_digest(entries, day)
-    message_id = publish(digest)
-    return {"day": day, "customers": len(entries), "unlisted": unreadable, "message_id": message_id}
+    summary: dict[str, Any] = {
+        "day": day,
+        "customers": len(entries),
+        "unlisted": unreadable,
+        "message_id": None,
+    }
+    if not entries:
+        return summary
+    if journal is not None and not journal.claim(day, now):
+        return {**summary, "already_sent": True}
+    try:
+        summary["message_id"] = publish(build_digest(entries, day))
+    except Exception:
+        if journal is not None:
+            journal.release(day)
+        raise
+    return summary
 
 
 # --- adapters and the handler -----------------------------------------------------------------------
@@ -202,6 +228,35 @@ class AlertMarkers:
 
 
 @dataclass(frozen=True)
+class TableDigestJournal:
+    """The day's digest claimed in the quiet-window table, under a key no customer has."""
+
+    table: Any  # the customer-alerts table (boto3 Table)
+
+    def claim(self, day: str, now: datetime) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.table.put_item(
+                Item={
+                    "customer_id": f"#digest/{day}",
+                    "state": "DIGEST",
+                    "sent_at": now.isoformat(),
+                    "expires_at": int((now + timedelta(days=3)).timestamp()),
+                },
+                ConditionExpression="attribute_not_exists(customer_id)",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release(self, day: str) -> None:
+        self.table.delete_item(Key={"customer_id": f"#digest/{day}"})
+
+
+@dataclass(frozen=True)
 class CallAlerts:
     table: Any  # the calls table (boto3 Table)
 
@@ -221,11 +276,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     from .adapters.alerts import AlertPublisher
 
     publisher = AlertPublisher(clients.client("sns"), os.environ["ALERT_TOPIC_ARN"])
+    markers = clients.table(os.environ["CUSTOMER_ALERTS_TABLE"])
     summary = daily_digest(
-        AlertMarkers(clients.table(os.environ["CUSTOMER_ALERTS_TABLE"])),
+        AlertMarkers(markers),
         CallAlerts(clients.table(os.environ["CALLS_TABLE"])),
         publisher.publish,
         datetime.now(UTC),
+        TableDigestJournal(markers),
     )
     metrics.add_metric(name="DigestCustomers", unit=MetricUnit.Count, value=summary["customers"])
     logger.info("Digest sent", extra={k: v for k, v in summary.items() if k != "message_id"})

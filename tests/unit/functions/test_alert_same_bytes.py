@@ -35,7 +35,7 @@ from score_call.offers import Advisor, load_offer_settings
 from score_call.service import Collaborators
 
 from tests.unit.functions.conftest import BUCKET, CALLS, CUSTOMER_ALERTS, PROFILES
-from tests.unit.functions.faults import Fault, Faulty, Killed, throttled
+from tests.unit.functions.faults import Fault, Faulty, Killed, sns_failure, throttled
 from tests.unit.functions.score_support import (
     ANGRY,
     GOLD_PROFILE,
@@ -458,7 +458,7 @@ def test_allowed_but_absent_from_the_profile_reads_as_a_customer(make, monkeypat
 
 
 def test_the_daily_digest_ranks_the_days_new_customers_by_value_at_risk(make, monkeypatch):
-    from score_call.digest import AlertMarkers, CallAlerts, daily_digest
+    from score_call.digest import AlertMarkers, CallAlerts, TableDigestJournal, daily_digest
 
     p = make()
     charges = {"C-1": 20.0, "C-2": 90.0, "C-3": None}
@@ -477,13 +477,20 @@ def test_the_daily_digest_ranks_the_days_new_customers_by_value_at_risk(make, mo
     before = len(p.recorder.published)
 
     publisher = AlertPublisher(p.sns, p.aws.topic_arn)
-    summary = daily_digest(
-        AlertMarkers(p.aws.dynamodb.Table(CUSTOMER_ALERTS)),
-        CallAlerts(p.aws.dynamodb.Table(CALLS)),
-        publisher.publish,
-        datetime(2026, 11, 29, 6, 0, tzinfo=UTC),
-    )
+    table = p.aws.dynamodb.Table(CUSTOMER_ALERTS)
+
+    def run(at: datetime) -> dict[str, Any]:
+        parts = (AlertMarkers(table), CallAlerts(p.aws.dynamodb.Table(CALLS)), publisher.publish)
+        return daily_digest(*parts, at, TableDigestJournal(table))
+
+    p.sns.faults.append(Fault("publish", sns_failure))  # a failed run gives the day back...
+    with pytest.raises(Exception, match="InternalError"):
+        run(datetime(2026, 11, 29, 6, 0, tzinfo=UTC))
+    p.heal()
+    summary = run(datetime(2026, 11, 29, 6, 1, tzinfo=UTC))  # ...so the retry sends it
     assert summary["day"] == "2026-11-28" and summary["customers"] == 3
+    assert run(datetime(2026, 11, 29, 6, 2, tzinfo=UTC))["already_sent"] is True  # once a day
+    assert run(datetime(2026, 11, 27, 6, 0, tzinfo=UTC))["message_id"] is None  # a day with none
     (request,) = p.recorder.published[before:]
     body = json.loads(request["Message"])
     email = body["email"].splitlines()
