@@ -120,7 +120,10 @@ def reconcile(
                     try:
                         calls.touch(name, moment)
                     except Exception as exc:  # best effort: it is only looked at again sooner
-                        logger.info("Could not move a waiting call down the index", extra={"error": type(exc).__name__})
+                        logger.info(
+                            "Could not move a waiting call down the index",
+                            extra={"error": type(exc).__name__},
+                        )
                     continue
             worked += 1
             try:
