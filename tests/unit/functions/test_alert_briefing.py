@@ -111,7 +111,8 @@ def test_a_high_risk_alert_says_why_and_what_to_offer(aws):
     assert document["reasons"][0]["value"] == "I want to cancel my contract."
     # CustServ Calls >= 3 and a network phrase: the senior callback (priority 90) wins.
     assert document["offer"]["offer_id"] == "service-callback-senior"
-    assert document["offer"]["rules_version"].startswith("2026-11-30.1 (s3 version ")
+    version = json.loads((ROOT / "offers" / "default-rules.json").read_text())["version"]
+    assert document["offer"]["rules_version"].startswith(f"{version} (s3 version ")
     assert "service-callback-senior" in document["offer_reason"]
     assert attributes["offer_id"] == {"Type": "String", "Value": "service-callback-senior"}
     assert document["links"]["recording"].startswith("https://") and "s3://" not in json.dumps(
