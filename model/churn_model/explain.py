@@ -132,6 +132,9 @@ class Reason:
 class Explanation:
     probability: float
     reasons: list[Reason] = field(default_factory=list)  # every contribution, largest effect first
+    # The call's sentences and their vectors (already computed here): churn_model.topics reads them.
+    sentences: list[str] = field(default_factory=list)
+    sentence_vectors: np.ndarray | None = None
 
     def top(self, k: int = DEFAULT_K) -> list[Reason]:
         """The ``k`` largest contributions that raise the risk (effect > 0)."""
@@ -266,7 +269,7 @@ class Explainer:
         n = len(records)
         # Profile columns once for the records and their replacements; phrase rows reuse a record's.
         head = self._profile_part(np.concatenate(rows, axis=0))
-        text_blocks, phrase_variants = self._text_blocks(records, head[:n])
+        text_blocks, phrase_variants, per_record = self._text_blocks(records, head[:n])
         owners = np.asarray(list(range(n)) + [i for i, _ in variants], dtype=int)
         variants += phrase_variants
         X = np.concatenate([head, head[[i for i, _ in phrase_variants]]], axis=0)
@@ -282,7 +285,7 @@ class Explainer:
             effect = float(probabilities[i] - p)
             reasons[i].append(Reason(**{**reason.__dict__, "effect": effect}))
         return [
-            Explanation(float(probabilities[i]), sorted(reasons[i], key=lambda r: -r.effect))
+            Explanation(float(probabilities[i]), sorted(reasons[i], key=lambda r: -r.effect), *per_record[i])
             for i in range(n)
         ]
 
@@ -296,10 +299,16 @@ class Explainer:
 
     def _text_blocks(
         self, records: Sequence[Mapping[str, Any]], base: np.ndarray
-    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[tuple[int, Reason]]]:
-        """Per text block: the full texts' vectors and the vector without each phrase explained."""
+    ) -> tuple[
+        dict[str, tuple[np.ndarray, np.ndarray]],
+        list[tuple[int, Reason]],
+        list[tuple[list[str], np.ndarray | None]],
+    ]:
+        """Per text block: the full texts' vectors and the vector without each phrase explained;
+        per record, the first text block's sentences and their vectors."""
         blocks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         variants: list[tuple[int, Reason]] = []
+        per_record: list[tuple[list[str], np.ndarray | None]] = [([], None) for _ in records]
         for name, encoder, column, where in self._blocks:
             if not isinstance(encoder, SentenceEncoder):
                 continue
@@ -314,6 +323,11 @@ class Explainer:
                     encoder, texts, sentences, base, where
                 )
             flat_index = np.cumsum([0] + [len(parts) for parts in sentences])
+            if not blocks:
+                per_record = [
+                    (sentences[i], np.asarray(sentence_vectors[flat_index[i] : flat_index[i + 1]]))
+                    for i in range(len(records))
+                ]
             for i, j in chosen:
                 topic, similarity = self.topic_of(sentence_vectors[flat_index[i] + j])
                 reason = Reason(
@@ -332,7 +346,7 @@ class Explainer:
                 np.asarray(encoder.project(full), dtype=np.float64),
                 np.asarray(encoder.project(removed), dtype=np.float64),
             )
-        return blocks, variants
+        return blocks, variants, per_record
 
     def _screened(
         self,

@@ -94,6 +94,7 @@ def model_fn(model_dir: str, context: Any = None) -> ScoringModel:
     model = load_model(model_dir)
     model.warm_up()
     explainer_for(model).topic_vectors()  # embed the topic descriptions now, not on a request
+    topics_for(model)
     logger.info("model %s loaded from %s", model.model_version, model_dir)
     return model
 
@@ -107,6 +108,30 @@ def explainer_for(model: ScoringModel) -> Any:
         explainer = Explainer(model)
         model._explainer = explainer  # type: ignore[attr-defined]
     return explainer
+
+
+def topics_for(model: ScoringModel) -> Any:
+    """The model's whole-call topic classifier (churn_model.topics), built once; None without one."""
+    try:
+        from churn_model.topics import classifier_for
+
+        return classifier_for(model)
+    except Exception as error:  # a test double or an odd artifact: scores go on without topics
+        logger.warning("no topic classifier: %s", type(error).__name__)
+        return None
+
+
+def call_topics(model: ScoringModel, explanation: Any) -> Any:
+    """The call's topics from the explanation's sentence vectors; None when they cannot be had
+    (topics are enrichment: they never fail a score)."""
+    classifier = topics_for(model)
+    if classifier is None:
+        return None
+    try:
+        return classifier.of_sentences(explanation.sentences, explanation.sentence_vectors)
+    except Exception as error:
+        logger.warning("topics failed: %s", type(error).__name__)
+        return None
 
 
 def input_fn(
@@ -134,13 +159,16 @@ def predict_fn(
         if request.explain is None:
             probabilities = model.predict_proba(features)
             reasons: list[list[dict[str, Any]] | None] = [None] * len(features)
+            topics: list[Any] = [None] * len(features)
         else:
             explanations = explainer_for(model).explain(features)
             probabilities = [e.probability for e in explanations]
             reasons = [[r.to_dict() for r in e.top(request.explain)] for e in explanations]
+            # The whole call's topics come with an explanation, from its sentence vectors.
+            topics = [call_topics(model, e) for e in explanations]
         predictions = [
-            prediction(float(p), model.model_version, record.missing, why)
-            for p, record, why in zip(probabilities, request.records, reasons, strict=True)
+            prediction(float(p), model.model_version, record.missing, why, topic)
+            for p, record, why, topic in zip(probabilities, request.records, reasons, topics, strict=True)
         ]
     except Exception:
         # Logged without the request: exception messages from the model name shapes, not values.

@@ -7,13 +7,17 @@ from pathlib import Path
 
 import pytest
 from churn_contracts.offers import (
+    MAX_DEPTH,
     TOPICS,
     RulesError,
     choose_offer,
+    json_depth,
     load_rules,
+    offer_topics,
     parse_rules,
     reason_topics,
 )
+from churn_contracts.topics import summarise
 
 DEFAULT_RULES = Path(__file__).resolve().parents[3] / "offers" / "default-rules.json"
 
@@ -52,7 +56,8 @@ def test_no_match_is_an_outcome_with_a_reason():
     ruleset = rules(rule("plan-a", 5, profile=[{"field": "plan", "op": "in", "value": ["A"]}]))
     decision = choose_offer(ruleset, {"plan": "B"}, ["network"])
     assert decision.offer is None and decision.document() is None
-    assert "no rule matched" in decision.reason and "network" in decision.reason
+    # Older topic names are read as the table's (network -> coverage).
+    assert "no rule matched" in decision.reason and "coverage" in decision.reason
 
 
 def test_a_missing_profile_value_never_satisfies_a_condition():
@@ -129,3 +134,112 @@ def test_reason_topics_come_from_phrase_reasons_only():
     ]
     assert reason_topics(reasons) == ["network", "price"]
     assert "other" in TOPICS
+
+
+def call(*sentences):
+    """A call's topics from (text, [(topic, strength), ...]) pairs."""
+    return summarise([t for t, _ in sentences], [labels for _, labels in sentences])
+
+
+COVERAGE_CALL = call(
+    ("My data is really slow.", [("coverage", 0.9)]),
+    ("I'm absolutely furious about the coverage.", [("coverage", 0.7), ("service", 0.7)]),
+    ("I'm cancelling everything today.", [("cancel", 0.95)]),
+    ("The signal is a disaster.", [("coverage", 0.8)]),
+)
+
+
+def test_topic_conditions_read_counts_and_the_strongest_sentence():
+    ruleset = rules(
+        rule("many", 30, topics_any=[{"topic": "coverage", "min_count": 3}]),
+        rule("strong-service", 20, topics_any=[{"topic": "service", "min_strength": 0.8}]),
+        rule("any-service", 10, topics_any=["service"]),
+    )
+    assert choose_offer(ruleset, {}, COVERAGE_CALL).offer.offer_id == "many"
+    fewer = call(("Slow data.", [("coverage", 0.9)]), ("Rude agents.", [("service", 0.7)]))
+    decision = choose_offer(ruleset, {}, fewer)
+    assert decision.offer.offer_id == "any-service"
+    assert decision.matched == ["any-service"]  # 0.7 is under the 0.8 the stronger rule asks for
+
+
+def test_main_complaint_is_the_complaint_with_most_sentences():
+    ruleset = rules(
+        rule("discount", 60, main_complaint_any=["billing"]),
+        rule("booster", 60, main_complaint_any=["coverage"]),
+    )
+    assert COVERAGE_CALL.main_complaint() == "coverage"
+    assert choose_offer(ruleset, {}, COVERAGE_CALL).offer.offer_id == "booster"
+    billing = call(("You overcharged me.", [("billing", 0.9)]), ("And the fee!", [("billing", 0.8)]))
+    assert choose_offer(ruleset, {}, billing).offer.offer_id == "discount"
+
+
+def test_bare_topic_names_count_once_and_the_first_complaint_is_the_main_one():
+    ruleset = rules(rule("booster", 60, main_complaint_any=["coverage"]))
+    assert choose_offer(ruleset, {}, ["cancel", "network", "price"]).offer.offer_id == "booster"
+    assert choose_offer(ruleset, {}, ["price", "network"]).offer is None
+
+
+def test_addresses_defaults_to_the_topics_a_rule_names():
+    ruleset = rules(
+        rule("a", 1, topics_any=["competitor", {"topic": "price"}], main_complaint_any=["network"]),
+        {**rule("b", 1), "offer_id": "b", "addresses": ["billing", "device"]},
+        rule("c", 1),
+    )
+    by_id = {r.offer_id: r for r in ruleset.rules}
+    assert by_id["a"].addresses == ("competitor", "billing", "coverage")
+    assert by_id["b"].addresses == ("billing", "device") and by_id["c"].addresses == ()
+
+
+@pytest.mark.parametrize(
+    "when, expected",
+    [
+        ({"topics_any": [{"topic": "coverage", "min_count": 0}]}, "min_count"),
+        ({"topics_any": [{"topic": "coverage", "min_strength": 1.5}]}, "min_strength"),
+        ({"topics_any": [{"topic": "coverage", "colour": "red"}]}, "topics_any[0]"),
+        ({"main_complaint_any": ["praise"]}, "main_complaint_any"),
+    ],
+)
+def test_bad_topic_conditions_are_refused(when, expected):
+    with pytest.raises(RulesError) as caught:
+        parse_rules({"rules": [rule("x", 1, **when)]})
+    assert expected in str(caught.value)
+
+
+def test_a_deeply_nested_file_is_a_rules_error_not_a_recursion_error():
+    deep = '{"rules": [{"offer_id": "x", "text": "t", "priority": 1, "description": ' + "[" * 100_000
+    deep += "]" * 100_000 + "}]}"
+    with pytest.raises(RulesError) as caught:
+        load_rules(deep.encode())
+    assert "nested" in str(caught.value)
+    # A parsed document handed over directly is bounded too.
+    document: object = {"rules": []}
+    for _ in range(MAX_DEPTH + 5):
+        document = {"description": document}
+    with pytest.raises(RulesError):
+        parse_rules(document)
+    assert json_depth('{"a": "[[[[[{{{{"}') == 1  # brackets inside strings do not count
+
+
+def test_offer_topics_fall_back_to_the_phrase_reasons():
+    reasons = [
+        {"kind": "phrase", "value": "The network is awful.", "topic": "network", "topic_similarity": 0.6}
+    ]
+    assert offer_topics(reasons, None).counts == {"coverage": 1}
+    assert offer_topics(reasons, COVERAGE_CALL) is COVERAGE_CALL
+
+
+def test_default_rules_put_a_complaint_before_tenure():
+    ruleset = load_rules(DEFAULT_RULES.read_bytes())
+    # The demo's C001606: 90 months, 5 service calls, furious about the coverage and cancelling.
+    profile = {"Account Length": 90, "CustServ Calls": 5, "Day Mins": 181.7, "limit": "unlimited"}
+    decision = choose_offer(ruleset, profile, COVERAGE_CALL)
+    assert decision.offer.offer_id != "loyalty-thank-you"
+    assert "coverage" in decision.offer.addresses
+    # The same long-tenured customer with a billing complaint and few calls: a price offer.
+    billing = call(("You overcharged me and the fee is a joke.", [("billing", 0.9)]))
+    decision = choose_offer(ruleset, {**profile, "CustServ Calls": 1}, billing)
+    assert "billing" in decision.offer.addresses
+    # No complaint at all: tenure decides.
+    assert (
+        choose_offer(ruleset, {**profile, "CustServ Calls": 1}, call()).offer.offer_id == "loyalty-thank-you"
+    )

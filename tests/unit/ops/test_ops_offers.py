@@ -34,12 +34,13 @@ def test_an_example_customer_that_gets_another_offer_fails(tmp_path, capsys):
     document = json.loads(DEFAULT.read_text())
     for rule in document["rules"]:
         if rule["offer_id"] == "match-competitor-12m":
-            rule["priority"] = 5  # now below the price discount
+            rule["priority"] = 5  # now below the device offer
+            rule["when"]["topics_any"] = ["device"]  # and about something else
     path = tmp_path / "rules.json"
     path.write_text(json.dumps(document))
     assert offers.main(["validate", str(path)]) == 1
     captured = capsys.readouterr()
-    assert "FAIL competitor offer: price-discount-20" in captured.out
+    assert "FAIL competitor offer: no offer" in captured.out
     assert "expected match-competitor-12m" in captured.err
 
 
