@@ -111,6 +111,7 @@ def build_digest(entries: Iterable[DigestEntry], day: str) -> PreparedAlert:
         "customers": len(ranked),
         "value_at_risk": round(total, 2),
         "headline": first,
+        "text": None,  # the email's words, filled in below (for subscribers that print it)
         "entries": [
             {
                 "rank": n,
@@ -128,6 +129,7 @@ def build_digest(entries: Iterable[DigestEntry], day: str) -> PreparedAlert:
         ],
     }
     email = "\n".join([*first, "", *lines])
+    document["text"] = email
     chat = {
         "version": "1.0",
         "source": "custom",
@@ -266,6 +268,18 @@ class CallAlerts:
         ).get("Item")
 
 
+def scheduled_time(event: Any) -> datetime | None:
+    """The schedule's own time (EventBridge's ``time``): a late or retried run reports the same day."""
+    stamp = event.get("time") if isinstance(event, Mapping) else None
+    if not isinstance(stamp, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
@@ -281,7 +295,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         AlertMarkers(markers),
         CallAlerts(clients.table(os.environ["CALLS_TABLE"])),
         publisher.publish,
-        datetime.now(UTC),
+        scheduled_time(event) or datetime.now(UTC),
         TableDigestJournal(markers),
     )
     metrics.add_metric(name="DigestCustomers", unit=MetricUnit.Count, value=summary["customers"])

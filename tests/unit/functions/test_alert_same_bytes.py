@@ -503,3 +503,9 @@ def test_the_daily_digest_ranks_the_days_new_customers_by_value_at_risk(make, mo
     chat = json.loads(body["https"])
     assert chat["source"] == "custom" and chat["content"]["title"].endswith(email[0])
     assert request["MessageAttributes"]["dedupe_key"]["StringValue"] == "digest/2026-11-28"
+    assert json.loads(body["default"])["text"] == body["email"]
+    # The scheduled function reports the day before the schedule's own time: that day went out.
+    from score_call import digest
+
+    scheduled = {"detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-29T06:00:00Z"}
+    assert digest.lambda_handler(scheduled, p.context)["already_sent"] is True
