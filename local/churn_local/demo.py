@@ -403,13 +403,69 @@ def _briefing(message: Any) -> list[str]:
     if not isinstance(message, dict) or "reasons" not in message:
         return []
     why = "; ".join(
-        f"{r.get('name') if r.get('kind') == 'profile' else repr(r.get('value'))} "
+        r.get("text")  # 1.2: in an agent's words
+        or f"{r.get('name') if r.get('kind') == 'profile' else repr(r.get('value'))} "
         f"(+{100 * float(r.get('effect', 0)):.0f} pts{', ' + r['topic'] if r.get('topic') else ''})"
         for r in message["reasons"]
     )
     offer = message.get("offer") or {}
     offered = f"{offer['offer_id']}: {offer['text']}" if offer else f"none ({message.get('offer_reason')})"
     return [f"why:   {why or 'no single factor stood out'}", f"offer: {offered}"]
+
+
+def renderings(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The email and the chat card of a call's alert, as stored with its claim (schema 1.2)."""
+    stored = item.get("alert")
+    if not isinstance(stored, Mapping) or not isinstance(stored.get("message"), str):
+        return {}
+    with contextlib.suppress(TypeError, ValueError):
+        structure = json.loads(stored["message"])
+        return {"email": structure.get("email"), "chat": json.loads(structure.get("https") or "null")}
+    return {}
+
+
+def print_renderings(
+    stack: LocalStack, items: Mapping[str, Mapping[str, Any]], alerts: Sequence[Any], team: RetentionTeam
+) -> None:
+    """What the team reads: each alert's email and chat card, the follow-ups, and the day's digest."""
+    for item in items.values():
+        shown = renderings(item)
+        if not shown:
+            continue
+        say(f"\n==> The email for customer {item.get('customer_id')} (what an email subscriber reads)")
+        say("    " + str(shown["email"]).replace("\n", "\n    "))
+        say("\n==> The chat card (AWS Chatbot custom notification, Slack/Teams)")
+        say("    " + json.dumps(shown["chat"], indent=2, ensure_ascii=False).replace("\n", "\n    "))
+    for alert in alerts:
+        message = alert.get("Message")
+        if isinstance(message, dict) and message.get("type") == "churn-risk-follow-up":
+            say(
+                f"\n==> Follow-up for customer {message.get('customer_id')} (a repeat call inside the quiet window)"
+            )
+            say("    " + "\n    ".join(message.get("headline") or []))
+    digest = run_digest(stack, team)
+    if digest:
+        say("\n==> The daily digest (tomorrow 06:00 UTC, for today)")
+        say("    " + str(digest.get("text")).replace("\n", "\n    "))
+
+
+def run_digest(stack: LocalStack, team: RetentionTeam) -> dict[str, Any] | None:
+    """Run the stack's AlertDigestFunction as tomorrow morning's schedule would; the team reads it."""
+    invoker = getattr(stack, "invokers", {}).get("AlertDigestFunction")
+    if invoker is None:
+        return None
+    from .stack import scheduled_event
+
+    tomorrow = time.strftime("%Y-%m-%dT06:00:00Z", time.gmtime(time.time() + 86400))
+    outcome = invoker.invoke_async({**scheduled_event(stack.region), "time": tomorrow})
+    if outcome.condition != "Success":
+        say(f"    (the digest function failed: {outcome.condition})")
+        return None
+    for envelope in team.poll(wait_s=2):
+        message = envelope.get("Message")
+        if isinstance(message, dict) and message.get("type") == "churn-risk-digest":
+            return message
+    return None
 
 
 def _alert_matches(alert: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
@@ -498,6 +554,7 @@ def report(
             say(f"    {line}")
         text = json.dumps(message, indent=2) if isinstance(message, dict) else str(message)
         say("    " + text.replace("\n", "\n    "))
+    print_renderings(stack, items, alerts, team)
 
     statuses = [i.get("status") for k, i in items.items() if k in {u.key for u in uploads}]
     failure_depth = sum(_depth(stack, url) for url in pipeline.failure_queue_urls)
