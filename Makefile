@@ -112,7 +112,12 @@ serve: setup ## serve $(ARTIFACTS)/model on 127.0.0.1:8080 (SageMaker container 
 invoke: setup $(FN_VENV)/.installed ## run the function an event goes to, once, on the local stack: EVENT=events/... [FUNCTION=...]
 	$(PY) -m churn_local.invoke $(or $(FUNCTION),-) $(EVENT) $(INVOKE_ARGS)
 
-stack-up: setup ## start the local stack in the background
+# Without a model every score fails ("endpoint response is not JSON", the API's 502): say what to
+# run first instead of starting a stack that cannot score (STACK_ARGS="--model DIR" names another).
+stack-up: setup ## start the local stack in the background (needs a trained $(ARTIFACTS)/model)
+	@if [ ! -f "$(ARTIFACTS)/model/model.joblib" ] && [ -z "$(findstring --model,$(STACK_ARGS))" ]; then \
+	  echo "stack-up: no trained model in $(ARTIFACTS)/model: run 'make data' and 'make train' first (make demo trains a small one), or pass STACK_ARGS=\"--model DIR\"" >&2; \
+	  exit 2; fi
 	$(PY) -m churn_local.stack up $(STACK_ARGS)
 
 stack-down: setup ## stop the local stack

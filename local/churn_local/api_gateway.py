@@ -285,6 +285,10 @@ def _signed_headers(request: Any, names: list[str]) -> Any:
 Invoke = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
+# The methods a REST API's resources can have (ANY is these); others are refused with 405.
+ALLOWED_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 @dataclass
 class Reply:
     status: int
@@ -341,6 +345,13 @@ class LocalApiGateway:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
+            def __getattr__(self, name: str) -> Any:
+                # Any other method (TRACE, CONNECT, made-up ones): a JSON 405 in the API's error
+                # shape, not http.server's HTML 501 page.
+                if name.startswith("do_"):
+                    return lambda: gateway._refuse_method(self)
+                raise AttributeError(name)
+
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("%s " + format, self.address_string(), *args)
 
@@ -384,6 +395,20 @@ class LocalApiGateway:
         http.end_headers()
         if http.command != "HEAD":
             http.wfile.write(reply.body)
+
+    def _refuse_method(self, http: BaseHTTPRequestHandler) -> None:
+        length = int(http.headers.get("Content-Length") or 0)
+        if 0 < length <= MAX_PAYLOAD_BYTES:
+            http.rfile.read(length)
+        elif length:
+            http.close_connection = True
+        body = json.dumps({"error": f"method {http.command} is not allowed", "field": None}).encode()
+        http.send_response(405)
+        http.send_header("Content-Type", "application/json")
+        http.send_header("Allow", ", ".join(ALLOWED_METHODS))
+        http.send_header("Content-Length", str(len(body)))
+        http.end_headers()
+        http.wfile.write(body)
 
     def handle(
         self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes, source_ip: str

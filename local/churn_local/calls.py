@@ -17,7 +17,9 @@ from churn_contracts.calls import CallItem, CallStatus, timestamp
 
 from .tables import TableNotFoundError, add_table_arguments, open_table
 
-COLUMNS = ("updated_at", "customer_id", "call_id", "status", "risk_level", "probability", "note")
+# call_id is the scoring API's id (GET /v1/calls/{call_id}), the call item's job name; recording
+# is the <call_id> of the uploaded key recordings/<customer_id>/<call_id>.<ext>.
+COLUMNS = ("updated_at", "customer_id", "recording", "status", "risk_level", "probability", "call_id", "note")
 
 
 def scan_calls(table: Any, max_items: int = 10_000) -> list[dict[str, Any]]:
@@ -73,7 +75,8 @@ def row(item: Mapping[str, Any]) -> list[str]:
     values = {
         "updated_at": timestamp(when) if when else "-",
         "customer_id": call.customer_id or "-",
-        "call_id": call.call_id or call.job_name or "-",
+        "recording": call.call_id or "-",
+        "call_id": call.job_name or "-",
         "status": call.status or "-",
         "risk_level": call.risk_level or "-",
         "probability": f"{call.probability:.3f}" if call.probability is not None else "-",
@@ -106,7 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"calls: {exc}", file=sys.stderr)
         return 2
     items = recent(scan_calls(table), args.limit, alerts_only=args.alerts)
-    print(f"{'alerts' if args.alerts else 'recent calls'} in {where}: {len(items)} shown")
+    print(
+        f"{'alerts' if args.alerts else 'recent calls'} in {where}: {len(items)} shown "
+        "(call_id: the scoring API's id, GET /v1/calls/{call_id}; recording: the uploaded file's name)"
+    )
     print(format_table(COLUMNS, [row(i) for i in items]))
     return 0
 

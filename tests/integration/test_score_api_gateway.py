@@ -178,3 +178,24 @@ def test_signature_dates_are_utc_basic_format() -> None:
     headers["X-Amz-Date"] = "yesterday"
     with pytest.raises(SignatureError):
         verify_sigv4("GET", "/live/v1/calls/x", headers, b"", LOCAL, "us-east-1")
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND", "BREW"])
+def test_methods_no_rest_api_has_get_a_json_405_not_an_html_page(method: str) -> None:
+    import http.client
+
+    with gateway() as gw:
+        host, port = gw.url.split("/")[2].split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        connection.request(method, "/live/v1/score", body=b"{}", headers={"Content-Type": "application/json"})
+        reply = connection.getresponse()
+        body = reply.read()
+        # The connection stays usable: the next request on it is answered too.
+        connection.request("GET", "/live/v1/nowhere")
+        follow = connection.getresponse()
+        follow.read()
+        connection.close()
+    assert reply.status == 405 and reply.getheader("Content-Type") == "application/json"
+    assert json.loads(body) == {"error": f"method {method} is not allowed", "field": None}
+    assert "POST" in reply.getheader("Allow") and "TRACE" not in reply.getheader("Allow")
+    assert follow.status == 403

@@ -46,10 +46,24 @@ Profile = create_model(
 )
 
 
-class ScoreRequest(BaseModel):
-    """Either ``profile`` or ``customer_id`` (the profile then comes from the profiles table)."""
+_PRESENT = {"not": {"type": "null"}}
+# What _one_source checks, stated in the document (JSON Schema 2020-12, OpenAPI 3.1) so clients
+# and generated tests know it: exactly one of the two sources, and allow_missing_profile only
+# with customer_id.
+_ONE_SOURCE = {
+    "oneOf": [
+        {"required": ["profile"], "properties": {"profile": _PRESENT}},
+        {"required": ["customer_id"], "properties": {"customer_id": _PRESENT}},
+    ],
+    "if": {"required": ["allow_missing_profile"], "properties": {"allow_missing_profile": {"const": True}}},
+    "then": {"required": ["customer_id"], "properties": {"customer_id": _PRESENT}},
+}
 
-    model_config = _STRICT
+
+class ScoreRequest(BaseModel):
+    """Exactly one of ``profile`` and ``customer_id`` (the profile then comes from the profiles table)."""
+
+    model_config = ConfigDict(**_STRICT, json_schema_extra=_ONE_SOURCE)
 
     text: str = Field(description="What the customer said; past the endpoint's limit it is shortened.")
     profile: Profile | None = None  # type: ignore[valid-type]
