@@ -18,7 +18,7 @@ OPS_VENV := .venv-ops
 ARTIFACTS ?= artifacts
 
 .PHONY: help setup espeak demo test test-fast lint unit integration functions-py313 sam-check ops-venv ops-test \
-        deploy-check data train package serve invoke stack-up stack-down train-sagemaker batch bench bench-asr bench-chaos fmt clean
+        deploy-check deploy-smoke data train package serve invoke stack-up stack-down train-sagemaker batch bench bench-asr bench-chaos fmt clean
 
 help: ## list every target (a test checks that none is missing here)
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -125,6 +125,11 @@ stack-down: setup ## stop the local stack
 
 deploy-check: $(OPS_VENV)/.installed ## samconfig.toml's parameters against the template's rules (CONFIG_ENV=prod, ARGS="--parameter-overrides N=V")
 	$(OPS_VENV)/bin/python -m churn_ops.stack check --config-env $(or $(CONFIG_ENV),default) $(ARGS)
+
+# Not run in CI: it deploys to the account of your credentials (ops/README.md, "Smoke deploy").
+deploy-smoke: $(OPS_VENV)/.installed $(SAM_VENV)/.installed ## one real call through a fresh serverless stack, each hop timed, then torn down: STACK=name ARGS="--model-data-url s3://... --recording call.wav"
+	@test -n "$(STACK)" || { echo "deploy-smoke: STACK=<a stack name of its own> is required (it is deleted at the end)" >&2; exit 2; }
+	$(OPS_VENV)/bin/python -m churn_ops.smoke_deploy --stack $(STACK) $(ARGS)
 
 train-sagemaker: $(OPS_VENV)/.installed ## launch a SageMaker training job (ARGS="--role ... --bucket ...")
 	$(OPS_VENV)/bin/python -m churn_ops.training_job $(ARGS)
