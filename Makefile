@@ -134,10 +134,10 @@ deploy-smoke: $(OPS_VENV)/.installed $(SAM_VENV)/.installed ## one real call thr
 train-sagemaker: $(OPS_VENV)/.installed ## launch a SageMaker training job (ARGS="--role ... --bucket ...")
 	$(OPS_VENV)/bin/python -m churn_ops.training_job $(ARGS)
 
-batch: setup ## rescore every customer of the running local stack: export -> bulk score -> report in $(ARTIFACTS)/batch (EXPORT_ARGS, ARGS)
+batch: setup ## rescore every customer of the running local stack: export -> bulk score (explained) -> report in $(ARTIFACTS)/batch, compared with the last run (EXPORT_ARGS, ARGS="--rank value")
 	$(PY) -m churn_ops.export_latest_calls --output $(ARTIFACTS)/batch/customers.jsonl $(EXPORT_ARGS)
 	$(PY) -m churn_model.batch --model $(ARTIFACTS)/model --input $(ARTIFACTS)/batch/customers.jsonl \
-	  --output $(ARTIFACTS)/batch/scores.jsonl --report-dir $(ARTIFACTS)/batch/report $(ARGS)
+	  --output $(ARTIFACTS)/batch/scores.jsonl --report-dir $(ARTIFACTS)/batch/report --rotate $(ARGS)
 
 bench: setup ## the benchmarks (print figures; needs a trained $(ARTIFACTS)/model)
 	$(PY) model/benchmarks/bench_encoder.py

@@ -841,7 +841,7 @@ def bulk_rescore(
     stack: LocalStack, pipeline: Pipeline, model_dir: Path, parameters: Mapping[str, str]
 ) -> None:
     """The weekly list: every customer's newest call rescored in bulk (issue 15), then the report."""
-    from churn_model.batch import model_thresholds, run_batch
+    from churn_model.batch import DEFAULT_EXPLAIN, model_thresholds, run_batch
     from churn_model.batch_report import write_report
     from churn_model.serving.handlers import model_fn
     from churn_ops.export_latest_calls import Sources, export
@@ -857,7 +857,12 @@ def bulk_rescore(
     medium, high = (parameters.get(k) for k in ("MediumRiskThreshold", "HighRiskThreshold"))
     thresholds = model_thresholds(model, float(medium) if medium else None, float(high) if high else None)
     summary = run_batch(
-        model, work / "customers.jsonl", work / "scores.jsonl", thresholds=thresholds, restart=True
+        model,
+        work / "customers.jsonl",
+        work / "scores.jsonl",
+        thresholds=thresholds,
+        restart=True,
+        explain=DEFAULT_EXPLAIN,  # the weekly list explains: reasons, topics, the offer by topic
     )
     say(f"    scored {summary.scored} ({summary.records_per_s:.0f} records/s), levels {summary.by_level}")
     written = write_report(

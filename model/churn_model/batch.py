@@ -42,6 +42,8 @@ from .serving.handlers import input_fn, model_fn, output_fn, predict_fn
 logger = logging.getLogger("churn_model.batch")
 
 ID_FIELDS: tuple[str, ...] = (CUSTOMER_ID, CALL_ID, "job_name")
+# The weekly list explains by default: reasons, and the call's topics for the offer.
+DEFAULT_EXPLAIN = 3
 # 32 records per request: as the endpoint serves a batch; bigger chunks buy nothing on a CPU.
 DEFAULT_CHUNK = 32
 # Below SageMaker's 6 MB payload limit, with room for the line that tips a chunk over.
@@ -363,7 +365,29 @@ def run_batch(
         raise SystemicFailure(
             f"not one of {summary.errors} record(s) could be scored; is this the right input?"
         )
+    # Finished: the next week's run may keep this one as its "previous" (rotate_finished).
+    _run_file(output_path).write_text(json.dumps({**run, "finished": True}, indent=2) + "\n")
     return summary
+
+
+def previous_path(output: Path) -> Path:
+    """Where a rotated run goes: ``scores.jsonl`` -> ``scores.previous.jsonl``."""
+    return output.with_name(f"{output.stem}.previous{output.suffix}")
+
+
+def rotate_finished(output: Path) -> Path | None:
+    """Move a finished run's output aside as the previous run (an unfinished one is resumed);
+    returns the previous run's output when there is one."""
+    run_file = _run_file(output)
+    previous = previous_path(output)
+    try:
+        finished = json.loads(run_file.read_text()).get("finished") is True
+    except (OSError, ValueError):
+        finished = False
+    if output.exists() and finished:
+        os.replace(output, previous)
+        os.replace(run_file, _run_file(previous))
+    return previous if previous.exists() else None
 
 
 class _NoBar:
@@ -409,7 +433,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--high-threshold", type=float, default=None, help="default: the model's suggested")
     p.add_argument("--restart", action="store_true", help="overwrite the output instead of resuming")
     p.add_argument(
-        "--explain", type=int, default=None, metavar="K", help="the top K reasons per record (slower)"
+        "--explain",
+        type=int,
+        default=DEFAULT_EXPLAIN,
+        metavar="K",
+        help=f"the top K reasons and the call's topics per record (default {DEFAULT_EXPLAIN})",
+    )
+    p.add_argument(
+        "--no-explain", action="store_true", help="plain scores: no reasons, topics or offers by topic"
+    )
+    p.add_argument(
+        "--rotate",
+        action="store_true",
+        help="keep a finished earlier run as OUTPUT's .previous and compare with it (the weekly list)",
+    )
+    p.add_argument(
+        "--rank", choices=("risk", "value"), default="risk", help="with --report-dir: top list order"
     )
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--report-dir", type=Path, default=None, help="also write the report (batch_report) here")
@@ -426,6 +465,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
         return 2
+    previous = args.previous
+    if args.rotate:
+        previous = rotate_finished(args.output) or previous
     try:
         thresholds = model_thresholds(model, args.medium_threshold, args.high_threshold)
         summary = run_batch(
@@ -436,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             chunk_size=args.chunk_size,
             restart=args.restart,
             progress=not args.no_progress,
-            explain=args.explain,
+            explain=None if args.no_explain else args.explain,
         )
     except (SystemicFailure, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -448,10 +490,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = write_report(
             args.output,
             args.report_dir,
-            previous=args.previous,
+            previous=previous,
             top=args.top,
             thresholds=thresholds,
             input_path=args.input,
+            rank=args.rank,
         )
         for path in report.files:
             print(f"report: {path}")

@@ -4,11 +4,15 @@
 
 Writes into ``--out-dir``:
 
-- ``top_at_risk.csv``: the ``--top`` customers most at risk: probability, risk level, the reasons
-  when the scores carry explanations (``churn_model.batch --explain K``), and the offer the rules
-  would pick (``churn_contracts.offers`` over ``--offers``, with the profile from ``--input``, the
-  export that was scored; the offer history is not read, so every customer counts as eligible);
+- ``top_at_risk.csv``: the ``--top`` customers most at risk (``--rank risk``) or with the most value
+  at risk (``--rank value``: a year of the monthly charges times the probability): probability,
+  risk level, monthly value and value at risk, the reasons and the call's topics (the scores carry
+  them by default: ``churn_model.batch --explain K``), the offer the rules would pick with its
+  text (``churn_contracts.offers`` over ``--offers``, with the profile and topics of the call; the
+  offer history is not read, so every customer counts as eligible) or why there is none, when the
+  customer's last call was scored and when they were last alerted (from the export, ``--input``);
 - ``score_distribution.png``: the scores' histogram, the thresholds drawn, the count per level;
+  with ``--previous``, last run's histogram drawn over it (this week against the last);
 - with ``--previous``: ``comparison.csv`` (newly high-risk and no longer high-risk customers, with
   both scores) and ``old_vs_new.png`` (old score against new, per customer);
 - ``summary.json``: counts per level, errors, thresholds, and the comparison's figures.
@@ -31,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from churn_contracts.features import CALL_ID, CUSTOMER_ID
+from churn_contracts.features import CALL_ID, CUSTOMER_ID, MONTHLY_CHARGES
 from churn_contracts.risk import DEFAULT_HIGH_RISK_THRESHOLD, DEFAULT_MEDIUM_RISK_THRESHOLD, RiskThresholds
 
 BINS = 50
@@ -40,7 +44,24 @@ DISTRIBUTION_FILE = "score_distribution.png"
 COMPARISON_FILE = "comparison.csv"
 OLD_VS_NEW_FILE = "old_vs_new.png"
 SUMMARY_FILE = "summary.json"
-TOP_COLUMNS = ("rank", CUSTOMER_ID, CALL_ID, "probability", "risk_level", "reasons", "offer", "model_version")
+TOP_COLUMNS = (
+    "rank",
+    CUSTOMER_ID,
+    CALL_ID,
+    "probability",
+    "risk_level",
+    "monthly_value",
+    "value_at_risk",
+    "reasons",
+    "topics",
+    "offer",
+    "offer_text",
+    "offer_why",
+    "last_call_at",
+    "alerted_on",
+    "model_version",
+)
+RANKS = ("risk", "value")
 DEFAULT_OFFERS = Path("offers") / "default-rules.json"
 _SPREADSHEET_FORMULA = ("=", "+", "-", "@")
 
@@ -52,6 +73,7 @@ class Scored:
     probability: float
     model_version: str | None
     reasons: tuple[dict[str, Any], ...] = ()
+    topics: dict[str, Any] | None = None
 
 
 @dataclass
@@ -85,6 +107,7 @@ def read_scores(path: Path, counts: dict[str, int]) -> Iterator[Scored]:
                 probability=float(result["probability"]),
                 model_version=result.get("model_version"),
                 reasons=tuple(r for r in result.get("reasons") or () if isinstance(r, dict)),
+                topics=result.get("topics") if isinstance(result.get("topics"), dict) else None,
             )
 
 
@@ -128,14 +151,85 @@ def profiles_of(input_path: Path | None, customers: set[str]) -> dict[str, dict[
     return found
 
 
-def pick_offer(rules: Any, profile: Mapping[str, Any] | None, scored: Scored) -> str:
-    """The offer id the rules would pick for this customer, or empty."""
-    if rules is None or profile is None:
-        return ""
-    from churn_contracts.offers import choose_offer, reason_topics
+@dataclass(frozen=True)
+class Offer:
+    offer_id: str = ""
+    text: str = ""
+    why: str = ""  # the rule that chose it, or why there is none
 
-    decision = choose_offer(rules, profile, reason_topics(scored.reasons))
-    return decision.offer.offer_id if decision.offer is not None else ""
+
+def call_topics(scored: Scored) -> Any:
+    """The call's topics as scored; the phrase reasons' from a model without them; None if neither."""
+    from churn_contracts.offers import offer_topics
+    from churn_contracts.topics import CallTopics, TopicsError
+
+    if scored.topics is not None:
+        try:
+            return CallTopics.from_dict(scored.topics)
+        except TopicsError:
+            pass
+    return offer_topics(scored.reasons, None) if scored.reasons else None
+
+
+def pick_offer(rules: Any, profile: Mapping[str, Any] | None, scored: Scored) -> Offer:
+    """The offer the rules would pick for this customer, or an empty one saying why not."""
+    if rules is None:
+        return Offer(why="no offer rules file")
+    if profile is None:
+        return Offer(why="the customer is not in the scored export (--input)")
+    from churn_contracts.offers import choose_offer
+
+    topics = call_topics(scored)
+    decision = choose_offer(rules, profile, topics)
+    if decision.offer is None:
+        why = decision.reason
+        if topics is None:
+            why += " (scored without explanations: the call's topics are unknown)"
+        return Offer(why=why)
+    return Offer(decision.offer.offer_id, decision.offer.text, decision.reason)
+
+
+def format_topics(scored: Scored) -> str:
+    """The call's topics in an agent's words, most sentences first: ``coverage and network (3)``."""
+    from churn_contracts.topics import display_name
+
+    topics = call_topics(scored)
+    if not topics:
+        return ""
+    return ", ".join(f"{display_name(t)} ({topics.count(t)})" for t in topics.ranked())
+
+
+def monthly_value(record: Mapping[str, Any] | None) -> float | None:
+    """The sum of the profile's charges (the alert's monthly value: score_call.compose)."""
+    if not record:
+        return None
+    known = [
+        float(v)
+        for v in (record.get(name) for name in MONTHLY_CHARGES)
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    ]
+    return round(sum(known), 2) if known else None
+
+
+def value_at_risk(monthly: float | None, probability: float) -> float | None:
+    """A year of the monthly value times the probability of leaving (as the alert says it)."""
+    return None if monthly is None else round(12 * monthly * probability, 2)
+
+
+def monthly_values(input_path: Path | None) -> dict[str, float | None]:
+    """Every customer's monthly value from the scored export (one float per customer)."""
+    found: dict[str, float | None] = {}
+    if input_path is None:
+        return found
+    with input_path.open(encoding="utf-8") as handle:
+        for raw in handle:
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get(CUSTOMER_ID) is not None:
+                found[str(record[CUSTOMER_ID])] = monthly_value(record)
+    return found
 
 
 def _cell(value: Any) -> Any:
@@ -166,7 +260,12 @@ def write_report(
     thresholds: Mapping[str, float] | RiskThresholds | None = None,
     input_path: Path | None = None,
     offers: Path | None = DEFAULT_OFFERS,
+    rank: str = "risk",
 ) -> Report:
+    if rank not in RANKS:
+        raise ValueError(f"rank must be one of {RANKS}, got {rank!r}")
+    if rank == "value" and input_path is None:
+        raise ValueError("--rank value needs the scored export (--input) for the customers' charges")
     if isinstance(thresholds, Mapping):
         thresholds = RiskThresholds(float(thresholds["medium"]), float(thresholds["high"]))
     rule = thresholds_for(output, thresholds)
@@ -174,25 +273,32 @@ def write_report(
     counts = {"errors": 0, "unreadable": 0, "without_customer_id": 0}
     levels = {"low": 0, "medium": 0, "high": 0}
     histogram = [0] * BINS
-    best: list[tuple[float, int, Scored]] = []  # a min-heap of the top N
+    best: list[tuple[float, float, int, Scored]] = []  # a min-heap of the top N
+    values = monthly_values(input_path) if rank == "value" else {}
     scored = 0
     for index, item in enumerate(read_scores(output, counts)):
         scored += 1
         levels[rule.level(item.probability).value] += 1
         histogram[min(int(item.probability * BINS), BINS - 1)] += 1
-        entry = (item.probability, -index, item)
+        if rank == "value":
+            at_risk = value_at_risk(values.get(item.customer_id), item.probability)
+            key = at_risk if at_risk is not None else -1.0  # no charges known: after every known value
+        else:
+            key = item.probability
+        entry = (key, item.probability, -index, item)
         if len(best) < top:
             heapq.heappush(best, entry)
         elif entry > best[0]:
             heapq.heapreplace(best, entry)
 
     report = Report()
-    ranked = [entry[2] for entry in sorted(best, reverse=True)]
+    ranked = [entry[3] for entry in sorted(best, key=lambda e: e[:3], reverse=True)]
     rules = load_offer_rules(offers)
-    profiles = profiles_of(input_path, {item.customer_id for item in ranked}) if rules is not None else {}
-    offer_for = {item.customer_id: pick_offer(rules, profiles.get(item.customer_id), item) for item in ranked}
-    report.files.append(_write_top(out_dir / TOP_FILE, ranked, rule, offer_for))
-    report.files.append(_plot_distribution(out_dir / DISTRIBUTION_FILE, histogram, levels, rule))
+    records = profiles_of(input_path, {item.customer_id for item in ranked})
+    offer_for = {item.customer_id: pick_offer(rules, records.get(item.customer_id), item) for item in ranked}
+    report.files.append(_write_top(out_dir / TOP_FILE, ranked, rule, offer_for, records))
+    last_week = _previous_histogram(previous) if previous is not None else None
+    report.files.append(_plot_distribution(out_dir / DISTRIBUTION_FILE, histogram, levels, rule, last_week))
     summary: dict[str, Any] = {
         "output": str(output),
         "scored": scored,
@@ -200,9 +306,10 @@ def write_report(
         "levels": levels,
         "thresholds": {"medium": rule.medium, "high": rule.high},
         "top": len(ranked),
+        "rank": rank,
         "offers": {
             "rules": str(offers) if rules is not None else None,
-            "picked": sum(1 for offer in offer_for.values() if offer),
+            "picked": sum(1 for offer in offer_for.values() if offer.offer_id),
             "note": "the offer history is not read: every customer counts as eligible",
         },
     }
@@ -217,12 +324,20 @@ def write_report(
 
 
 def _write_top(
-    path: Path, ranked: Sequence[Scored], rule: RiskThresholds, offer_for: Mapping[str, str]
+    path: Path,
+    ranked: Sequence[Scored],
+    rule: RiskThresholds,
+    offer_for: Mapping[str, Offer],
+    records: Mapping[str, Mapping[str, Any]],
 ) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(TOP_COLUMNS)
         for rank, item in enumerate(ranked, start=1):
+            record = records.get(item.customer_id) or {}
+            monthly = monthly_value(record)
+            at_risk = value_at_risk(monthly, item.probability)
+            offer = offer_for.get(item.customer_id, Offer())
             writer.writerow(
                 [
                     rank,
@@ -230,12 +345,32 @@ def _write_top(
                     _cell(item.call_id or ""),
                     f"{item.probability:.4f}",
                     rule.level(item.probability).value,
+                    "" if monthly is None else f"{monthly:.2f}",
+                    "" if at_risk is None else f"{at_risk:.2f}",
                     _cell(format_reasons(item.reasons)),
-                    _cell(offer_for.get(item.customer_id, "")),
+                    _cell(format_topics(item)),
+                    _cell(offer.offer_id),
+                    _cell(offer.text),
+                    _cell(offer.why),
+                    _cell(_date(record.get("last_call_at"))),
+                    _cell(_date(record.get("alerted_at")) or "never"),
                     item.model_version or "",
                 ]
             )
     return path
+
+
+def _date(value: Any) -> str:
+    """The day of a stored timestamp (``2026-12-06T...`` -> ``2026-12-06``); empty if none."""
+    return value[:10] if isinstance(value, str) and len(value) >= 10 else ""
+
+
+def _previous_histogram(previous: Path) -> list[int]:
+    histogram = [0] * BINS
+    counts = {"errors": 0, "unreadable": 0, "without_customer_id": 0}
+    for item in read_scores(previous, counts):
+        histogram[min(int(item.probability * BINS), BINS - 1)] += 1
+    return histogram
 
 
 def _pyplot() -> Any:
@@ -248,7 +383,11 @@ def _pyplot() -> Any:
 
 
 def _plot_distribution(
-    path: Path, histogram: Sequence[int], levels: Mapping[str, int], rule: RiskThresholds
+    path: Path,
+    histogram: Sequence[int],
+    levels: Mapping[str, int],
+    rule: RiskThresholds,
+    previous: Sequence[int] | None = None,
 ) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -257,7 +396,16 @@ def _plot_distribution(
     colours = [
         "#d62728" if x >= rule.high else "#ff7f0e" if x + width > rule.medium else "#2ca02c" for x in edges
     ]
-    ax.bar(edges, histogram, width=width, align="edge", color=colours, edgecolor="white", linewidth=0.3)
+    ax.bar(
+        edges, histogram, width=width, align="edge", color=colours, edgecolor="white", linewidth=0.3,
+        label="this run",
+    )  # fmt: skip
+    if previous is not None:
+        # Last run as an outline over this one: where the customers moved, week on week.
+        ax.stairs(
+            previous, [i * width for i in range(BINS + 1)], color="black", linewidth=1.2, label="previous run"
+        )
+        ax.legend(fontsize=8, loc="upper right")
     for value, name in ((rule.medium, "medium"), (rule.high, "high")):
         ax.axvline(value, color="black", linestyle="--", linewidth=1)
         ax.text(value, ax.get_ylim()[1] * 0.95, f" {name} {value:.3g}", va="top", fontsize=8)
@@ -350,6 +498,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--offers", type=Path, default=DEFAULT_OFFERS, help=f"offer rules (default {DEFAULT_OFFERS})"
     )
+    p.add_argument("--rank", choices=RANKS, default="risk", help="risk, or value x risk (needs --input)")
     p.add_argument("--medium-threshold", type=float, default=None)
     p.add_argument("--high-threshold", type=float, default=None)
     return p
@@ -373,8 +522,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             thresholds=given,
             input_path=args.input,
             offers=args.offers,
+            rank=args.rank,
         )
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(report.summary, indent=2))

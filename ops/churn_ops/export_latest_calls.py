@@ -10,8 +10,9 @@ score (status SCORED or ALERTED, from the calls table's ``by-customer`` index, n
 its transcript from S3, rendered with the shared renderer (``churn_contracts``), so the text is
 exactly what the score function sent the endpoint. A customer without a scored call, or whose
 transcript has expired, is exported with ``text: null`` (scored on the profile, the text imputed)
-and counted. ``customer_id``, ``call_id`` and ``job_name`` ride along for joining; the model never
-reads them. Memory stays flat: records are written as they are built (to ``OUT.tmp``, renamed at
+and counted. ``customer_id``, ``call_id`` and ``job_name`` ride along for joining, with the weekly
+list's ``last_call_at`` (when that call was scored) and ``alerted_at`` (the customer's newest alert,
+from any call); the model never reads them. Memory stays flat: records are written as they are built (to ``OUT.tmp``, renamed at
 the end). stdlib + boto3 only, so it runs in any of the environments.
 """
 
@@ -116,6 +117,27 @@ def newest_scored_call(calls: Any, customer_id: str) -> dict[str, Any] | None:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def newest_alert_at(calls: Any, customer_id: str) -> str | None:
+    """When this customer was last alerted (any call), as stored; None if never."""
+    kwargs: dict[str, Any] = {
+        "TableName": calls.name,
+        "IndexName": BY_CUSTOMER_INDEX,
+        "KeyConditionExpression": "customer_id = :c",
+        "FilterExpression": "attribute_exists(alerted_at)",
+        "ExpressionAttributeValues": {":c": customer_id},
+        "ScanIndexForward": False,  # newest call first; its alert is the newest
+        "Limit": 25,
+    }
+    while True:
+        page = calls.meta.client.query(**kwargs)
+        for item in page.get("Items", []):
+            if isinstance(item.get("alerted_at"), str):
+                return item["alerted_at"]
+        if "LastEvaluatedKey" not in page:
+            return None
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """(bucket, key) from ``s3://bucket/key`` or the ``https://s3...amazonaws.com/bucket/key`` form."""
     if uri.startswith("s3://"):
@@ -149,6 +171,8 @@ def _fetch(
 ) -> tuple[Mapping[str, Any], dict[str, Any] | None, str | None]:
     call = newest_scored_call(sources.calls, str(item[CUSTOMER_ID]))
     text = customer_text(sources, str(call["transcript_uri"])) if call is not None else None
+    if call is not None:
+        call = {**call, "_alerted_at": newest_alert_at(sources.calls, str(item[CUSTOMER_ID]))}
     return item, call, text
 
 
@@ -181,6 +205,8 @@ def _records(
             CUSTOMER_ID: str(item[CUSTOMER_ID]),
             CALL_ID: call.get(CALL_ID) if call else None,
             "job_name": call.get("job_name") if call else None,
+            "last_call_at": (call.get("scored_at") or call.get("created_at")) if call else None,
+            "alerted_at": call.get("_alerted_at") if call else None,
         }
         # The score function's own record: the same shortening of long texts, empty text as null.
         record.update(request_record(item_to_record(item), text))

@@ -204,3 +204,65 @@ def test_the_offer_the_rules_would_pick(tmp_path: Path) -> None:
 def test_the_repositorys_default_rules_load() -> None:
     root = Path(__file__).resolve().parents[3]
     assert batch_report.load_offer_rules(root / batch_report.DEFAULT_OFFERS) is not None
+
+
+def test_the_weekly_list_explains_values_dates_and_why_an_offer_is_blank(tmp_path: Path) -> None:
+    from churn_contracts.topics import summarise
+
+    topics = summarise(
+        ["The signal keeps dropping.", "No coverage at home.", "I'm cancelling."],
+        [[("coverage", 0.9)], [("coverage", 0.8)], [("cancel", 0.95)]],
+    ).to_dict()
+    scores = write(
+        tmp_path / "scores.jsonl",
+        [
+            local_line(1, "A", 0.9, topics=topics),
+            local_line(2, "B", 0.5),  # scored plainly: no topics, no reasons
+            local_line(3, "C", 0.3, topics=topics),  # cheap customer, high value ranking below B
+            local_line(4, "Z", 0.2, topics=topics),  # not in the export
+        ],
+    )
+    charges = {"Day Charge": 40.0, "Eve Charge": 10.0, "Night Charge": 5.0, "Intl Charge": 5.0}  # 60 a month
+    exported = write(
+        tmp_path / "customers.jsonl",
+        [
+            {"customer_id": "A", "CustServ Calls": 1, "Account Length": 90, **charges,
+             "last_call_at": "2026-12-01T10:00:00.000Z", "alerted_at": "2026-12-01T10:00:05.000Z"},
+            {"customer_id": "B", "CustServ Calls": 1, "Account Length": 20, "Day Charge": 200.0,
+             "last_call_at": "2026-11-20T09:00:00.000Z", "alerted_at": None},
+            {"customer_id": "C", "CustServ Calls": 0, "Account Length": 200, "Day Charge": 1.0},
+        ],
+    )  # fmt: skip
+    batch_report.write_report(scores, tmp_path / "r", input_path=exported)
+    rows = {r["customer_id"]: r for r in read_csv(tmp_path / "r" / "top_at_risk.csv")}
+    a = rows["A"]
+    assert a["monthly_value"] == "60.00" and a["value_at_risk"] == f"{12 * 60 * 0.9:.2f}"
+    assert a["topics"] == "coverage and network (2), cancelling or the contract (1)"
+    # A coverage complaint beats 90 months of tenure (offers/default-rules.json).
+    assert a["offer"] == "network-booster" and a["offer_text"].startswith("Send a free signal booster")
+    assert "main complaint coverage" in a["offer_why"]
+    assert a["last_call_at"] == "2026-12-01" and a["alerted_on"] == "2026-12-01"
+    b = rows["B"]
+    assert b["offer"] == "" and "no rule matched" in b["offer_why"] and "topics are unknown" in b["offer_why"]
+    assert b["alerted_on"] == "never" and b["last_call_at"] == "2026-11-20"
+    assert rows["Z"]["offer"] == "" and "not in the scored export" in rows["Z"]["offer_why"]
+    assert rows["Z"]["monthly_value"] == "" and rows["Z"]["value_at_risk"] == ""
+    assert rows["C"]["offer"] == "network-booster"
+
+    # By value x risk: B (200 a month at 0.5) before A (60 at 0.9); unknown values last.
+    report = batch_report.write_report(scores, tmp_path / "v", input_path=exported, rank="value")
+    order = [r["customer_id"] for r in read_csv(tmp_path / "v" / "top_at_risk.csv")]
+    assert order == ["B", "A", "C", "Z"] and report.summary["rank"] == "value"
+    with pytest.raises(ValueError, match="--input"):
+        batch_report.write_report(scores, tmp_path / "w", rank="value")
+
+
+def test_the_distribution_shows_last_week_against_this_one(tmp_path: Path) -> None:
+    this = write(tmp_path / "scores.jsonl", [local_line(i, f"C{i}", 0.1 + 0.008 * i) for i in range(100)])
+    last = write(tmp_path / "old.jsonl", [local_line(i, f"C{i}", 0.05 + 0.004 * i) for i in range(100)])
+    batch_report.write_report(this, tmp_path / "alone")
+    batch_report.write_report(this, tmp_path / "both", previous=last)
+    alone = (tmp_path / "alone" / "score_distribution.png").read_bytes()
+    both = (tmp_path / "both" / "score_distribution.png").read_bytes()
+    assert both.startswith(PNG) and both != alone  # the previous run is drawn
+    assert batch_report._previous_histogram(last)[2] == 3  # bin [0.04, 0.06): 0.05 + 0.004 i for i = 0, 1, 2

@@ -174,3 +174,34 @@ def test_without_a_local_stack_the_command_says_how_to_start_one(tmp_path: Path,
 )
 def test_transcript_locations(uri: str, expected: tuple[str, str]) -> None:
     assert export.split_s3_uri(uri) == expected
+
+
+def test_the_last_call_and_the_newest_alert_ride_along(aws: export.Sources, tmp_path: Path) -> None:
+    for customer in ("C1", "C2"):
+        aws.profiles.put_item(Item=profile(customer))
+    add_call(aws, "C1", "alerted", "2026-03-01T10:00:00.000Z", "ALERTED", "I am leaving you")
+    add_call(aws, "C1", "later", "2026-03-05T10:00:00.000Z", "SCORED", "Still here")
+    add_call(aws, "C1", "older", "2026-01-01T10:00:00.000Z", "ALERTED", "Leaving")
+    for job, at in (
+        ("churn-C1-alerted", "2026-03-01T10:00:07.000Z"),
+        ("churn-C1-older", "2026-01-01T10:00:05.000Z"),
+    ):
+        aws.calls.update_item(
+            Key={"job_name": job},
+            UpdateExpression="SET alerted_at = :a",
+            ExpressionAttributeValues={":a": at},
+        )
+    aws.calls.update_item(
+        Key={"job_name": "churn-C1-later"},
+        UpdateExpression="SET scored_at = :s",
+        ExpressionAttributeValues={":s": "2026-03-05T10:00:03.000Z"},
+    )
+    add_call(aws, "C2", "only", "2026-02-01T10:00:00.000Z", "SCORED", "All good")
+
+    out = tmp_path / "customers.jsonl"
+    export.export(aws, out)
+    records = {r["customer_id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    c1 = records["C1"]
+    assert c1["call_id"] == "later" and c1["last_call_at"] == "2026-03-05T10:00:03.000Z"
+    assert c1["alerted_at"] == "2026-03-01T10:00:07.000Z"  # the newest alert, from another call
+    assert records["C2"]["alerted_at"] is None and records["C2"]["last_call_at"] == "2026-02-01T10:00:00.000Z"
