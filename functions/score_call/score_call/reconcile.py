@@ -15,8 +15,10 @@ Three things keep it honest (issue 24):
   (``touch``), so thousands of deferred jobs at the front cannot starve a lost event behind them.
   They are counted as ``CallsDeferred``, never as stuck: the queue is Transcribe's design.
 - Every completed pass counts ``ReconcilePasses`` (the dead-reconciler alarm breaches on its
-  absence) and ``ReconcileErrors`` (zeros included); the pass stops before the function's
-  timeout, so a slow dependency ends a pass early instead of failing it and dropping the schedule.
+  absence) and ``ReconcileErrors`` (zeros included). No single read, query or call fails the
+  pass (a throttled GetItem among hundreds used to, so every pass of a busy table died and its
+  scheduled invocation was dropped after Lambda's retries), and the pass stops before the
+  function's timeout, so a slow dependency ends a pass early instead of failing it.
 """
 
 from __future__ import annotations
@@ -94,13 +96,22 @@ def reconcile(
         if out_of_time:
             break
         worked = 0
-        for name in calls.in_flight(status.value, look_before, max(max_calls, max_names)):
+        try:
+            names = calls.in_flight(status.value, look_before, max(max_calls, max_names))
+        except Exception as exc:  # a throttled query: this status waits for the next pass, not the others
+            failed(f"<{status.value} calls>", exc)
+            continue
+        for name in names:
             if worked >= max_calls:
                 break
             if time_left_ms is not None and time_left_ms() < RESERVE_MS:
                 out_of_time = True
                 break
-            call = calls.get(name)
+            try:
+                call = calls.get(name)
+            except Exception as exc:  # a throttled read fails this call, never the pass
+                failed(name, exc)
+                continue
             if call is None or call.open_status is None:
                 continue
             opened = _opened_at(call)

@@ -28,6 +28,7 @@ from score_call.config import load_settings
 from score_call.service import Collaborators
 
 from tests.unit.functions.conftest import BUCKET, CALLS, CUSTOMER_ALERTS, PREFIX, PROFILES, emitted_metrics
+from tests.unit.functions.faults import Fault, Faulty, throttled
 from tests.unit.functions.score_support import (
     ANGRY,
     CannedRuntime,
@@ -89,6 +90,7 @@ class Reconciler:
     clock: Clock
     endpoint: Endpoint
     transcribe: Transcribe
+    calls_table: Faulty
     context: Any
     capsys: Any
 
@@ -117,12 +119,13 @@ def reconciler(aws, monkeypatch, context, capsys) -> Reconciler:
     clock = Clock(T0)
     endpoint = Endpoint()
     transcribe = Transcribe(aws.transcribe)
+    calls_table = Faulty(aws.dynamodb.Table(CALLS))
     deps = Collaborators(
         jobs=TranscriptionJobs(transcribe),
         transcripts=TranscriptStore(aws.s3),
         profiles=ProfileStore(aws.dynamodb.Table(PROFILES)),
         scorer=EndpointScorer(endpoint, settings.endpoint_name, NO_WAIT, sleep=lambda _s: None),
-        calls=CallsRepository(aws.dynamodb.Table(CALLS)),
+        calls=CallsRepository(calls_table),
         alert_window=AlertWindow(
             aws.dynamodb.Table(CUSTOMER_ALERTS), timedelta(days=settings.alert_suppression_days)
         ),
@@ -132,7 +135,7 @@ def reconciler(aws, monkeypatch, context, capsys) -> Reconciler:
     )
     monkeypatch.setattr(handler, "collaborators", lambda: deps)
     monkeypatch.setattr(handler, "_now", clock)
-    yield Reconciler(aws, clock, endpoint, transcribe, context, capsys)
+    yield Reconciler(aws, clock, endpoint, transcribe, calls_table, context, capsys)
     handler.settings.cache_clear()
 
 
@@ -237,3 +240,31 @@ def test_a_pass_that_runs_out_of_time_stops_early_and_still_reports(reconciler):
     assert summary["out_of_time"] is True and summary["reconciled"] == 0
     metrics = reconciler.metrics()
     assert metrics["ReconcilePasses"] == [1.0] and metrics["ReconcileErrors"] == [0.0]
+
+
+def test_throttled_reads_fail_their_call_or_status_never_the_pass(reconciler):
+    """bench-chaos at 1,000 calls: one throttled GetItem (or Query) among hundreds failed the whole
+    pass, Lambda's retries failed the same way, and the scheduled invocation was dropped."""
+    add_profile(reconciler.aws, "C-25")
+    add_profile(reconciler.aws, "C-26")
+    first = transcribed_call(reconciler.aws, "C-25", "first", ANGRY)
+    second = transcribed_call(reconciler.aws, "C-26", "second", ANGRY)
+    reconciler.calls_table.faults.append(
+        Fault(
+            "get_item", lambda: throttled("GetItem"), when=lambda kw: kw["Key"]["job_name"] == first, times=99
+        )
+    )
+    reconciler.calls_table.faults.append(
+        Fault(
+            "query", lambda: throttled("Query"), when=lambda kw: ":open" in str(kw) and "SCORING" in str(kw)
+        )
+    )
+    summary = reconciler.run(T0 + timedelta(minutes=15))
+    assert summary["reconciled"] == 1 and summary["errors"] == 2
+    assert [a["job_name"] for a in reconciler.alerts()] == [second]
+    metrics = reconciler.metrics()
+    assert metrics["ReconcilePasses"] == [1.0] and metrics["ReconcileErrors"] == [2.0]
+    # The next pass, unthrottled, finishes the other.
+    reconciler.calls_table.faults.clear()
+    assert reconciler.run(T0 + timedelta(minutes=30))["reconciled"] == 1
+    assert [a["job_name"] for a in reconciler.alerts()] == [first]
