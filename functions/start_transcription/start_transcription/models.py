@@ -62,6 +62,7 @@ class RecordingMetadata:
     customer_id: str | None
     etag: str | None = None
     version_id: str | None = None
+    agent_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Recording:
     media_format: str
     customer_id_source: str  # "metadata" or "path"
     content_id: str | None = None  # the ETag, where the bucket has no versions
+    agent_id: str | None = None  # from the ``agent-id`` metadata: the alert names the agent
 
     @property
     def location(self) -> S3Location:

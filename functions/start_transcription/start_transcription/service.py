@@ -79,6 +79,7 @@ def identify(obj: CreatedObject, settings: Settings, recordings: RecordingStore)
         media_format=MEDIA_FORMATS[parts.extension],
         customer_id_source=source,
         content_id=version or metadata.etag or obj.etag,
+        agent_id=metadata.agent_id.strip() if valid_id((metadata.agent_id or "").strip()) else None,
     )
 
 

@@ -509,3 +509,18 @@ def test_the_daily_digest_ranks_the_days_new_customers_by_value_at_risk(make, mo
 
     scheduled = {"detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-29T06:00:00Z"}
     assert digest.lambda_handler(scheduled, p.context)["already_sent"] is True
+
+
+def test_the_agent_from_the_recordings_metadata_is_on_the_call_line(make):
+    p = make()
+    name = _call(p)
+    # What the start function stores from the recording's agent-id metadata.
+    p.aws.dynamodb.Table(CALLS).update_item(
+        Key={"job_name": name},
+        UpdateExpression="SET agent_id = :a",
+        ExpressionAttributeValues={":a": "A-117"},
+    )
+    p.deliver(completion(name), T0)
+    (sent,) = p.messages()
+    assert json.loads(sent)["email"].splitlines()[4] == "Call: 28 Nov 2026 14:05 UTC, 15 s, agent A-117."
+    assert _document(sent)["call"]["agent_id"] == "A-117"

@@ -260,6 +260,17 @@ def test_metadata_customer_id_overrides_the_path(env, context):
     assert jobs(env)[0]["MediaFormat"] == "m4a"
 
 
+def test_agent_id_metadata_is_kept_on_the_call_for_the_alert(env, context):
+    put(env, "recordings/C-1/call-5.wav", metadata={"agent-id": " A-117 "})
+    put(env, "recordings/C-1/call-6.wav", metadata={"agent-id": "x/y"})
+    put(env, "recordings/C-1/call-7.wav")
+    items = []
+    for call in ("call-5", "call-6", "call-7"):
+        (name,) = handler.lambda_handler(eventbridge(f"recordings/C-1/{call}.wav"), context)["started"]
+        items.append(env.call(name))
+    assert [i.get("agent_id") for i in items] == ["A-117", None, None]  # not an id: left out
+
+
 def test_metadata_gives_a_customer_to_a_key_without_one(env, context):
     key = "recordings/call-4.ogg"
     put(env, key, metadata={"customer-id": "C-9"})

@@ -54,6 +54,9 @@ class CallsRepository:
         if recording.version_id:
             values[":version"] = recording.version_id
             assignments.append("recording_version = :version")
+        if recording.agent_id:
+            values[":agent"] = recording.agent_id
+            assignments.append("agent_id = :agent")
         try:
             self.table.update_item(
                 Key={CALLS_KEY: job_name},

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 from ..models import RecordingMetadata, RecordingNotFoundError
 
 CUSTOMER_ID_METADATA = "customer-id"
+AGENT_ID_METADATA = "agent-id"  # the call's agent, where the contact centre's upload sets it
 
 
 class RecordingStore:
@@ -27,9 +28,11 @@ class RecordingStore:
             raise
         # S3 lower-cases user metadata names.
         customer = (head.get("Metadata") or {}).get(CUSTOMER_ID_METADATA)
+        agent = (head.get("Metadata") or {}).get(AGENT_ID_METADATA)
         return RecordingMetadata(
             size=int(head.get("ContentLength", 0)),
             customer_id=customer or None,
             etag=str(head.get("ETag") or "").strip('"') or None,
             version_id=head.get("VersionId") if head.get("VersionId") not in (None, "null") else None,
+            agent_id=agent or None,
         )
