@@ -102,6 +102,11 @@ def wire(spec: StackSpec, endpoint_url: str) -> Wiring:
     wiring = Wiring()
     for rule in spec.rules:
         if rule.schedule:
+            # The stack's timer invokes scheduled functions; left in place, moto's PutEvents tries
+            # every pattern-less rule's Lambda target for every event and fails (500).
+            lambda_ids = [t.target_id for t in rule.targets if t.function is not None]
+            if lambda_ids:
+                events.remove_targets(Rule=rule.name, EventBusName=rule.event_bus, Ids=lambda_ids)
             continue
         replaced = []
         for target in rule.targets:

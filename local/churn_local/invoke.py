@@ -106,35 +106,92 @@ def held_deliveries(endpoints: Endpoints, rules: Sequence[RuleSpec]) -> Iterator
         sqs.delete_queue(QueueUrl=queue_url)
 
 
-def put_recording(s3: Any, bucket: str, key: str, turns: Sequence[Turn] | None) -> None:
-    """A short recording; its transcript comes from a sidecar (``turns``), or fails (``None``)."""
+def put_recording(s3: Any, bucket: str, key: str, turns: Sequence[Turn] | None) -> str | None:
+    """A short recording; its transcript comes from a sidecar (``turns``), or fails (``None``).
+    Returns the recording's version id (the bucket is versioned)."""
     sidecar = sidecar_document(turns) if turns is not None else b'{"turns": []}'
     s3.put_object(Bucket=bucket, Key=f"{SIDECAR_PREFIX}{key}.json", Body=sidecar)
-    s3.put_object(Bucket=bucket, Key=key, Body=placeholder_wav())
+    return s3.put_object(Bucket=bucket, Key=key, Body=placeholder_wav()).get("VersionId")
 
 
-def seed_recordings(event: Any, endpoints: Endpoints, spec: StackSpec) -> None:
-    """Put a recording with speech where the event says one is, as it would be on AWS."""
+def retarget_bucket(event: Any, spec: StackSpec) -> Any:
+    """The event, naming the local stack's recordings bucket where it names another one.
+
+    A deployed stack's bucket has a generated name (``churn-local-recordingsbucket-<suffix>``), so
+    a sample event cannot know it; on AWS you would edit the sample the same way.
+    """
+    names = {b.name for b in spec.buckets}
+    targets = [b.name for b in spec.buckets if b.eventbridge]
+    named = {bucket for bucket, _ in event_objects(event)}
+    if len(targets) != 1 or not named or named <= names:
+        return event
+    local = targets[0]
+    text = json.dumps(event)
+    for bucket in named - names:
+        print(
+            f"note: the event names bucket {bucket}; invoking with the local stack's {local}", file=sys.stderr
+        )
+        text = text.replace(f'"{bucket}"', f'"{local}"').replace(f":::{bucket}", f":::{local}")
+    return json.loads(text)
+
+
+def _set_version(event: Any, key: str, version: str) -> None:
+    if isinstance(event, dict) and event.get("source") == "aws.s3":
+        obj = (event.get("detail") or {}).get("object") or {}
+        if obj.get("key") == key:
+            obj["version-id"] = version
+    for record in (event.get("Records") if isinstance(event, dict) else None) or []:
+        obj = ((record or {}).get("s3") or {}).get("object") or {}
+        if unquote_plus(str(obj.get("key"))) == key:
+            obj["versionId"] = version
+
+
+def _event_version(event: Any, key: str) -> str | None:
+    if isinstance(event, dict) and event.get("source") == "aws.s3":
+        obj = (event.get("detail") or {}).get("object") or {}
+        return obj.get("version-id") if obj.get("key") == key else None
+    for record in (event.get("Records") if isinstance(event, dict) else None) or []:
+        obj = ((record or {}).get("s3") or {}).get("object") or {}
+        if unquote_plus(str(obj.get("key"))) == key:
+            return obj.get("versionId")
+    return None
+
+
+def seed_recordings(event: Any, endpoints: Endpoints, spec: StackSpec) -> Any:
+    """Put a recording with speech where the event says one is, as it would be on AWS; returns the
+    event, naming the version that is there (a sample's version id cannot exist locally)."""
     s3 = client("s3", endpoints.aws, endpoints.region)
+    event = copy.deepcopy(event)
     missing = []
     for bucket, key in event_objects(event):
         try:
-            s3.head_object(Bucket=bucket, Key=key)
+            current = s3.head_object(Bucket=bucket, Key=key).get("VersionId")
         except ClientError:
             missing.append((bucket, key))
+            continue
+        named = _event_version(event, key)
+        if named and current and named != current:
+            print(
+                f"note: version {named} of {key} is not here; invoking with its current version",
+                file=sys.stderr,
+            )
+            _set_version(event, key, current)
     if not missing:
-        return
+        return event
     with held_deliveries(endpoints, rules_for(spec, "aws.s3")):
         for bucket, key in missing:
             try:
-                put_recording(s3, bucket, key, SEED_TURNS)
+                version = put_recording(s3, bucket, key, SEED_TURNS)
             except ClientError as exc:
                 print(f"note: could not put a recording at s3://{bucket}/{key}: {exc}", file=sys.stderr)
                 continue
+            if version and _event_version(event, key):
+                _set_version(event, key, version)
             print(
                 f"note: put a recording with speech at s3://{bucket}/{key} (for this invoke only)",
                 file=sys.stderr,
             )
+    return event
 
 
 def transcription_job(event: Any) -> tuple[str, str] | None:
@@ -277,8 +334,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc.args[0], file=sys.stderr)
         return 2
 
+    event = retarget_bucket(event, spec)
     if args.seed:
-        seed_recordings(event, endpoints, spec)
+        event = seed_recordings(event, endpoints, spec)
         event = seed_transcription(event, endpoints, spec)
     else:
         warn_missing_recordings(event, endpoints)

@@ -211,14 +211,18 @@ class Translated:
 
 
 def translate(
-    template_path: str | Path, parameters: Mapping[str, str], region: str, code_bucket: str = "code"
+    template_path: str | Path,
+    parameters: Mapping[str, str],
+    region: str,
+    code_bucket: str = "code",
+    sam: dict[str, Any] | None = None,
 ) -> Translated:
     """aws-sam-translator on the template, code folders replaced by placeholder S3 objects."""
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
 
     template_path = Path(template_path).resolve()
-    sam = load_template(template_path)
+    sam = sam if sam is not None else load_template(template_path)
     document = json.loads(json.dumps(sam))
     code: dict[str, Path] = {}
     for logical_id, resource in document["Resources"].items():
@@ -324,9 +328,10 @@ def deploy(
     """Check the parameters, translate, ``create_stack`` on the moto server, fill the gaps, read back."""
     overrides = {k: str(v) for k, v in (parameters or {}).items()}
     # The same checks as CloudFormation's (and the risk thresholds' order): fail here, not later.
-    values = check_parameters(load_template(template_path), overrides)
+    sam = load_template(template_path)
+    values = check_parameters(sam, overrides)
     code_bucket = CODE_BUCKET.format(account=account or DEFAULT_ACCOUNT)
-    translated = translate(template_path, values, region, code_bucket)
+    translated = translate(template_path, values, region, code_bucket, sam)
     client = _clients(endpoint_url, region, account)
     s3 = client("s3")
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
@@ -374,10 +379,9 @@ def read_stack(
                 stack_name=stack_name,
                 account=f"{secrets.randbelow(10**12):012d}",
             )
-    values = check_parameters(
-        load_template(template_path), {k: str(v) for k, v in (parameters or {}).items()}
-    )
-    translated = translate(template_path, values, region)
+    sam = load_template(template_path)
+    values = check_parameters(sam, {k: str(v) for k, v in (parameters or {}).items()})
+    translated = translate(template_path, values, region, sam=sam)
     client = _clients(endpoint_url, region, None)
     return _read(client, translated, stack_name, region, values)
 
@@ -476,7 +480,14 @@ def _read(
     by_arn = {f.arn: f.logical_id for f in spec.functions.values()}
     for logical_id, summary in created.items():
         if summary["ResourceType"] == "AWS::Events::Rule":
-            spec.rules.append(_rule(logical_id, summary["PhysicalResourceId"], events, by_arn))
+            declared = resources.get(logical_id, {}).get("Properties") or {}
+            # Which function each target Id names, from the template's references (the local
+            # stack delivers those targets to queues, so the deployed target ARN no longer says).
+            by_id = {
+                str(t.get("Id")): next(iter(_references(t.get("Arn")) & set(spec.functions)), None)
+                for t in declared.get("Targets") or []
+            }
+            spec.rules.append(_rule(logical_id, summary["PhysicalResourceId"], events, by_arn, by_id))
     return spec
 
 
@@ -631,7 +642,13 @@ def _destination(config: Mapping[str, Any] | None) -> Destination | None:
     return Destination(str(config["Destination"]))
 
 
-def _rule(logical_id: str, name: str, events: Any, arn_to_function: Mapping[str, str]) -> RuleSpec:
+def _rule(
+    logical_id: str,
+    name: str,
+    events: Any,
+    arn_to_function: Mapping[str, str],
+    id_to_function: Mapping[str, str | None],
+) -> RuleSpec:
     rule = events.describe_rule(Name=name)
     bus = str(rule.get("EventBusName") or "default").split("/")[-1]
     targets = []
@@ -639,7 +656,8 @@ def _rule(logical_id: str, name: str, events: Any, arn_to_function: Mapping[str,
         extra = {
             k: v for k, v in target.items() if k in {"Input", "InputPath", "DeadLetterConfig", "RetryPolicy"}
         }
-        targets.append(TargetSpec(target["Id"], target["Arn"], arn_to_function.get(target["Arn"]), extra))
+        function = arn_to_function.get(target["Arn"]) or id_to_function.get(target["Id"])
+        targets.append(TargetSpec(target["Id"], target["Arn"], function, extra))
     pattern = json.loads(rule["EventPattern"]) if rule.get("EventPattern") else {}
     return RuleSpec(logical_id, name, pattern, bus, tuple(targets), rule.get("ScheduleExpression"))
 

@@ -27,7 +27,8 @@ class ParameterError(TemplateError):
 # --- loading -------------------------------------------------------------------------------
 
 
-class _CfnLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it: the pure-Python one takes seconds on template.yaml.
+class _CfnLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """YAML loader that turns CloudFormation short-form tags into their long form."""
 
 

@@ -49,3 +49,16 @@ def test_reading_the_stack_applies_the_same_checks():
         ]
         == "0.5"
     )
+
+
+def test_the_deploy_check_does_not_stand_on_the_local_emulation():
+    # ops runs in .venv-ops; its template rules must not import churn_local (the emulation).
+    code = (
+        "import sys, churn_ops.stack, churn_ops.template_rules as t;"
+        "t.check_parameters(t.load_template('template.yaml'));"
+        "print(sorted(m for m in sys.modules if m.startswith('churn_local')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"

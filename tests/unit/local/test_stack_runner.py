@@ -188,3 +188,15 @@ def test_events_flow_from_s3_and_eventbridge_through_the_templates_rules(
     assert failure["requestPayload"]["detail"]["object"]["key"] == "recordings/c1/poison.wav"
     assert failure["requestContext"]["approximateInvokeCount"] == 2  # MaximumRetryAttempts: 1
     assert any(fn == "RecordFunction" and "record handler got Object Created" in line for fn, line in logs)
+
+
+def test_a_versioned_buckets_event_keeps_its_version_id(formats_dir: Path) -> None:
+    from churn_local.runner import normalize_event
+
+    # AWS sends a version-id for a versioned bucket (the recordings bucket is one); moto's "null"
+    # for an unversioned bucket is the only one removed.
+    event = json.loads((formats_dir / "eventbridge-s3-object-created-versioned.json").read_text())
+    delivered = normalize_event(json.loads(json.dumps(event)), "123456789012")
+    assert delivered["detail"]["object"]["version-id"] == "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e"
+    event["detail"]["object"]["version-id"] = "null"
+    assert "version-id" not in normalize_event(event, "123456789012")["detail"]["object"]
