@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 from churn_contracts.offers import RulesError, RuleSet, choose_offer, reason_topics
-from churn_contracts.topics import LEGACY_TOPICS, CallTopics
+from churn_contracts.topics import CallTopics
 from churn_lambda.env import ConfigError, parse_bool
 
 from .alert import Alert, without_phrases
@@ -182,12 +182,7 @@ def strongest_sentence(topics: CallTopics | None) -> dict[str, Any] | None:
     return {"text": found.text, "topic": best, "strength": found.strength}
 
 
-def rule_topics(reasons: list[dict[str, Any]], topics: CallTopics | None) -> list[str]:
-    """The topics offer rules match on: the whole call's (and their older names), then the
-    phrase reasons' (models without whole-call topics)."""
-    found: list[str] = []
-    for topic in topics.ranked() if topics else []:
-        found.append(topic)
-        found += [old for old, new in LEGACY_TOPICS.items() if new == topic and old != topic]
-    found += reason_topics(reasons)
-    return list(dict.fromkeys(found))
+def rule_topics(reasons: list[dict[str, Any]], topics: CallTopics | None) -> CallTopics | list[str]:
+    """What offer rules match on: the whole call's topics (counts, strengths, main complaint), or
+    for a model without them the phrase reasons' topic names."""
+    return topics if topics else reason_topics(reasons)
