@@ -766,7 +766,9 @@ def _run(args: argparse.Namespace, rows: int, data_dir: Path, wall_started: floa
             say(f"    scoring {len(sample)} test customers, one request each, to pick clear cases")
             runtime = _Runtime(model_server.url)
             redacted = parameters.get("PiiRedaction", "true").lower() != "false"
-            probabilities = score_rows(runtime, _endpoint_name(args.template), sample, redacted=redacted)
+            probabilities = score_rows(
+                runtime, _endpoint_name(args.template, parameters), sample, redacted=redacted
+            )
             chosen = choose_calls(sample, probabilities)
             parameters = {**demo_thresholds(model_dir, chosen), **parameters}
         observer = Observer()
@@ -901,14 +903,12 @@ class _Runtime:
         return client(service, self.url, "us-east-1")
 
 
-def _endpoint_name(template: str) -> str:
-    from .spec import read_stack
+def _endpoint_name(template: str, parameters: Mapping[str, str]) -> str:
+    # Before the stack is deployed: locally no SageMaker endpoint is created, so the score function
+    # is given the EndpointName parameter (and the local model server answers any name anyway).
+    from churn_ops.template_rules import check_parameters, load_template
 
-    for function in read_stack(template).functions.values():
-        for name, value in function.environment.items():
-            if "ENDPOINT" in name.upper() and value and "://" not in value:
-                return value
-    return "churn-endpoint"
+    return check_parameters(load_template(template), parameters).get("EndpointName") or "churn-endpoint"
 
 
 def _write_state(stack: LocalStack, parameters: Mapping[str, str], model_dir: Path) -> None:
