@@ -28,6 +28,8 @@ ALLOWED_WILDCARDS = {
     ("AlertTopicKey", "AccountAdministers"): "in a key policy, * is the key itself",
     ("OpsTopicKey", "AccountAdministers"): "in a key policy, * is the key itself",
     ("OpsTopicKey", "CloudWatchAlarmsPublish"): "in a key policy, * is the key itself",
+    ("OutcomesApiRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
+    ("OutcomeLinkKey", "AccountAdministers"): "in a key policy, * is the key itself",
 }
 
 

@@ -1,0 +1,1 @@
+"""OutcomesApiFunction: what happened to each customer, recorded through /v1 and the alert's links."""
