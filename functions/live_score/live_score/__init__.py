@@ -1,0 +1,1 @@
+"""LiveScoreFunction: Contact Lens real-time segments -> a running churn score per contact."""

@@ -1,0 +1,1 @@
+"""One adapter per AWS service the live function talks to."""
