@@ -41,6 +41,10 @@ DEFAULT_MAX_EVENT_AGE_S = 21600
 # runs the real code from the repo's folders).
 CODE_BUCKET = "churn-local-code-{account}"
 _GAP_OUTPUT = "LocalGap"
+_API_OUTPUT = "LocalApi"
+# The SAM Api properties the local gateway serves by (resolved by moto as outputs, see translate).
+_API_PROPERTIES = ("StageName", "GatewayResponses")
+_API_AUTH_PROPERTIES = ("DefaultAuthorizer", "ApiKeyRequired")
 
 # What moto 5.2.5's CloudFormation does not create (its parsing.get_model_map has no model, or the
 # local stack emulates the service itself), and why that is acceptable locally.
@@ -178,6 +182,9 @@ class StackSpec:
     skipped: dict[str, str] = field(default_factory=dict)
     # resource ARN -> the ARN of the KMS key that encrypts it (topics, queues, tables)
     kms_keys: dict[str, str] = field(default_factory=dict)
+    # AWS::Serverless::Api logical id -> the settings the local gateway serves (StageName, Auth's
+    # DefaultAuthorizer, ApiKeyRequired and UsagePlan Throttle/Quota, GatewayResponses), resolved
+    apis: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def function(self, name_or_logical_id: str) -> FunctionSpec:
         for spec in self.functions.values():
@@ -267,6 +274,19 @@ def translate(
             if "Condition" in resource:
                 output["Condition"] = resource["Condition"]
             outputs[f"{_GAP_OUTPUT}{logical_id}"] = output
+    # The APIs are served by churn_local.api_gateway: their settings, resolved by moto the same way.
+    for logical_id, resource in sam["Resources"].items():
+        if resource.get("Type") == "AWS::Serverless::Api":
+            props = resource.get("Properties") or {}
+            auth = props.get("Auth") or {}
+            plan = auth.get("UsagePlan") or {}
+            served: dict[str, Any] = {k: props[k] for k in _API_PROPERTIES if k in props}
+            served["Auth"] = {k: auth[k] for k in _API_AUTH_PROPERTIES if k in auth}
+            served["Auth"]["UsagePlan"] = {k: plan[k] for k in ("Throttle", "Quota") if k in plan}
+            output = {"Value": {"Fn::ToJsonString": served}}
+            if "Condition" in resource:
+                output["Condition"] = resource["Condition"]
+            outputs[f"{_API_OUTPUT}{logical_id}"] = output
     return Translated(translated, sam, code, left_out)
 
 
@@ -422,7 +442,12 @@ def _read(
     spec.outputs = {
         o["OutputKey"]: o["OutputValue"]
         for o in stack.get("Outputs", [])
-        if not o["OutputKey"].startswith(_GAP_OUTPUT)
+        if not o["OutputKey"].startswith((_GAP_OUTPUT, _API_OUTPUT))
+    }
+    spec.apis = {
+        o["OutputKey"].removeprefix(_API_OUTPUT): json.loads(o["OutputValue"])
+        for o in stack.get("Outputs", [])
+        if o["OutputKey"].startswith(_API_OUTPUT)
     }
     summaries = []
     for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name):

@@ -121,7 +121,7 @@ def test_unknown_parameter_override_is_an_error(project: Path, local_aws: LocalA
 
 def test_the_project_template_deploys() -> None:
     """template.yaml deploys through moto's CloudFormation; what is not created says why."""
-    spec = read_stack(ROOT / "template.yaml")
+    spec = read_stack(ROOT / "template.yaml", parameters={"ApiThrottleRate": "7"})
     assert set(spec.functions) >= {"StartTranscriptionFunction", "ScoreCallFunction", "ScoreApiFunction"}
     for function in spec.functions.values():
         module = function.handler.rpartition(".")[0].replace(".", "/")
@@ -132,3 +132,9 @@ def test_the_project_template_deploys() -> None:
     alert_topic = spec.topic("AlertTopic").arn
     assert spec.kms_keys[alert_topic].startswith(f"arn:aws:kms:us-east-1:{spec.account}:key/")
     assert spec.buckets[0].versioned
+    # The API the local gateway serves: its settings resolved by the deployment, not by hand.
+    api = spec.apis["ScoreApi"]
+    assert api["StageName"] == "live" and api["Auth"]["ApiKeyRequired"] is True
+    assert api["Auth"]["UsagePlan"]["Throttle"]["RateLimit"] == 7
+    # The stand-in outputs are not shown as the stack's outputs.
+    assert not any(name.startswith(("LocalGap", "LocalApi")) for name in spec.outputs)
