@@ -36,6 +36,12 @@ DELETE_COMMANDS = {
     "AWS::S3::Bucket": "aws s3 rb s3://{id}  # once empty (this command empties the recordings bucket)",
     "AWS::KMS::Key": "aws kms schedule-key-deletion --key-id {id} --pending-window-in-days 30",
     "AWS::Logs::LogGroup": "aws logs delete-log-group --log-group-name {id}",
+    # ApiGatewayLogsRole=true: the region's API Gateway logging role, kept for every API there.
+    "AWS::IAM::Role": (
+        "aws iam delete-role-policy --role-name {id} --policy-name api-gateway-logs && "
+        "aws iam delete-role --role-name {id}  # only once no API in this region logs through it"
+    ),
+    "AWS::ApiGateway::Account": "nothing to delete: the region's setting (aws apigateway get-account)",
 }
 
 
