@@ -5,6 +5,7 @@ costly way to find out; these checks read the first record of each file instead.
 
     python -m churn_ops.training_data generate --out data          # in .venv-ops, no `make setup`
     python -m churn_ops.training_data check --train data/train.jsonl --test data/test.jsonl
+    python -m churn_ops.training_data --from-stack --out data-stack   # scored calls + outcomes
 """
 
 from __future__ import annotations
@@ -170,6 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_parser.add_argument("--train", type=Path, required=True, help="file or folder")
     check_parser.add_argument("--test", type=Path, help="file or folder")
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--from-stack"]:  # labelled by what happened: churn_ops/training_from_stack.py
+        from churn_ops.training_from_stack import main as from_stack
+
+        return from_stack(argv[1:])
     if argv[:1] == ["generate"]:
         from churn_model.data.generate import main as generate
 
