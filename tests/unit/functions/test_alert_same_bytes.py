@@ -12,6 +12,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -524,3 +525,37 @@ def test_the_agent_from_the_recordings_metadata_is_on_the_call_line(make):
     (sent,) = p.messages()
     assert json.loads(sent)["email"].splitlines()[4] == "Call: 28 Nov 2026 14:05 UTC, 15 s, agent A-117."
     assert _document(sent)["call"]["agent_id"] == "A-117"
+
+
+def test_a_call_scored_before_alerts_were_stored_is_composed_stored_then_sent(make):
+    """An item a 1.1 function left SCORED with a lapsed alert claim and no stored alert."""
+    p = make()
+    name = _call(p)
+    p.aws.dynamodb.Table(CALLS).update_item(
+        Key={"job_name": name},
+        UpdateExpression=(
+            "SET #s = :scored, risk_level = :high, probability = :p, scored_at = :t, updated_at = :t, "
+            "alert_status = :pending, alert_token = :old, alert_lease_until = :t, open_status = :open, "
+            "transcript_uri = :uri, model_version = :m, missing_features = :none"
+        ),
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":scored": "SCORED",
+            ":high": "high",
+            ":p": Decimal("0.91"),
+            ":t": "2026-11-28T14:11:03.000Z",
+            ":pending": "PENDING",
+            ":old": "dead-invocation",
+            ":open": "ALERT_PENDING",
+            ":uri": f"s3://{BUCKET}/transcripts/{name}.json",
+            ":m": "m-1.1",
+            ":none": [],
+        },
+    )
+    p.reconcile(T0 + timedelta(minutes=15))
+    (sent,) = p.messages()
+    document = _document(sent)
+    assert document["degraded"] == ["reasons: not stored with this older score"]
+    assert document["offer"] is not None  # chosen from the profile and rules, as 1.1 did
+    assert p.aws.call(name)["alert"]["message"] == sent  # stored before it was published
+    assert p.runtime.requests == []  # not scored again
