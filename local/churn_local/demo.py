@@ -208,7 +208,15 @@ def demo_thresholds(model_dir: Path, chosen: Mapping[str, Sequence[Chosen]]) -> 
         say(
             f"    note: {above} of the {len(chosen['angry'])} clearest angry customers reach the high threshold"
         )
-    return {"HighRiskThreshold": f"{high:g}", "MediumRiskThreshold": f"{medium:g}"}
+    params = {"HighRiskThreshold": f"{high:g}", "MediumRiskThreshold": f"{medium:g}"}
+    # What the alert's "about N in 10" rests on: the precision at high and how many customers scored
+    # that high (metrics.json's at_high; absent from older models, and the alert then says so).
+    at_high = thresholds.get("at_high") or {}
+    if isinstance(at_high.get("precision"), (int, float)) and 0.01 <= at_high["precision"] <= 1:
+        params["HighRiskPrecision"] = f"{at_high['precision']:.2f}"
+    if isinstance(at_high.get("flagged"), int) and at_high["flagged"] > 0:
+        params["HighRiskCustomers"] = str(at_high["flagged"])
+    return params
 
 
 # --- the calls -----------------------------------------------------------------------------------
