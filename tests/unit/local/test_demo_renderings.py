@@ -3,6 +3,7 @@ with the call (issue 22 §4), and a follow-up's first lines."""
 
 from __future__ import annotations
 
+import json
 from typing import ClassVar
 
 from churn_local import demo
@@ -71,3 +72,17 @@ def test_the_demo_reads_the_email_and_the_chat_card_from_the_stored_alert(capsys
     assert '"source": "custom"' in out
     assert "==> Follow-up for customer C001606" in out
     assert "    Repeat call: customer C001606 called again." in out
+
+
+def test_the_demo_passes_what_the_risk_words_rest_on(tmp_path):
+    metrics = {"thresholds": {"high": 0.5, "medium": 0.1, "at_high": {"precision": 0.625, "flagged": 96}}}
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    assert demo.demo_thresholds(tmp_path, {"angry": []}) == {
+        "HighRiskThreshold": "0.5",
+        "MediumRiskThreshold": "0.1",
+        "HighRiskPrecision": "0.62",
+        "HighRiskCustomers": "96",
+    }
+    metrics["thresholds"].pop("at_high")  # an older model: the template's defaults stand
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    assert set(demo.demo_thresholds(tmp_path, {"angry": []})) == {"HighRiskThreshold", "MediumRiskThreshold"}
