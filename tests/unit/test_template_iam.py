@@ -29,6 +29,7 @@ ALLOWED_WILDCARDS = {
     ("OpsTopicKey", "AccountAdministers"): "in a key policy, * is the key itself",
     ("OpsTopicKey", "CloudWatchAlarmsPublish"): "in a key policy, * is the key itself",
     ("OutcomesApiRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
+    ("LiveScoreRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
     ("OutcomeLinkKey", "AccountAdministers"): "in a key policy, * is the key itself",
 }
 

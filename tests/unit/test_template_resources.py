@@ -155,7 +155,8 @@ def test_alarms_cover_every_queue_both_functions_and_failed_transcriptions():
     functions = {a["Dimensions"][0]["Value"]["Ref"] for a in alarms if a.get("MetricName") == "Errors"}
     # ScoreCallFunction's Errors count its designed retries: its failures alarm through the code's
     # metrics and its failure queue instead (test_template_alarms.py).
-    assert functions == {"StartTranscriptionFunction"}
+    # LiveScoreFunction's Errors are failed batches (a bad record fails alone, in a partial response).
+    assert functions == {"StartTranscriptionFunction", "LiveScoreFunction"}
     custom = {
         (a["MetricName"], a["Dimensions"][0]["Value"]) for a in alarms if a.get("Namespace") == "ChurnAlerts"
     }
@@ -177,9 +178,10 @@ def test_alarms_cover_every_queue_both_functions_and_failed_transcriptions():
 
 def test_custom_metric_alarms_use_the_namespace_and_service_the_code_emits():
     from score_call import observability
+    from live_score import observability as live_observability
     from start_transcription import observability as start_observability
 
-    services = {observability.SERVICE, start_observability.SERVICE}
+    services = {observability.SERVICE, start_observability.SERVICE, live_observability.SERVICE}
     metrics = [props(a) for a in of_type("AWS::CloudWatch::Alarm")]
     metrics += [m["MetricStat"]["Metric"] for a in metrics for m in a.get("Metrics", []) if "MetricStat" in m]
     for alarm in metrics:
