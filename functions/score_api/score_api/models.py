@@ -31,9 +31,19 @@ def _identifier(name: str) -> str:
     return name.lower().replace(" ", "_")
 
 
+# The model computes in float32 and refuses larger magnitudes (churn_model.serving.handlers;
+# a test keeps the two equal): the document says so, and the API refuses them itself (400),
+# instead of a schema-valid request coming back 422 from the endpoint.
+FLOAT32_MAX = 3.4028234663852886e38
+_FLOAT32_INT = int(FLOAT32_MAX)
+ProfileNumber = (
+    Annotated[StrictFloat, Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+    | Annotated[StrictInt, Field(ge=-_FLOAT32_INT, le=_FLOAT32_INT)]
+)
+
 # The profile's fields are the feature names (with spaces), from the shared names table.
 _profile_fields: dict[str, Any] = {
-    _identifier(name): (StrictFloat | StrictInt | None, Field(default=None, alias=name)) for name in NUMERICAL
+    _identifier(name): (ProfileNumber | None, Field(default=None, alias=name)) for name in NUMERICAL
 }
 _profile_fields.update(
     {_identifier(name): (str | None, Field(default=None, alias=name, max_length=256)) for name in CATEGORICAL}

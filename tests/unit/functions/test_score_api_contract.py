@@ -61,3 +61,14 @@ def test_exactly_one_source_is_stated_and_refused():
     assert [branch["required"] for branch in schema["oneOf"]] == [["profile"], ["customer_id"]]
     assert "Exactly one of" in schema["description"]
     assert not api_accepts(BODIES["both"]) and not api_accepts(BODIES["neither"])
+
+
+def test_profile_numbers_are_bounded_where_the_model_refuses_them():
+    handlers = pytest.importorskip("churn_model.serving.handlers")  # not in the functions' venv
+    from score_api.models import FLOAT32_MAX
+
+    assert FLOAT32_MAX == handlers._FLOAT32_MAX
+    huge = {"text": "hi", "profile": {"Day Calls": -1.7976931348623155e308}}
+    assert not schema_accepts(huge) and not api_accepts(huge)
+    edge = {"text": "hi", "profile": {"Day Calls": -FLOAT32_MAX, "Eve Calls": 10**20}}
+    assert schema_accepts(edge) and api_accepts(edge)
