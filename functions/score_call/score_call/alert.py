@@ -39,8 +39,8 @@ MAX_NAME = 80
 MAX_PHONE = 32
 MAX_CATEGORY = 64
 MAX_TEXT = 500
-MAX_URI = 2048
-MAX_REASONS = 6
+MAX_URI = 1100  # S3 keys are at most 1,024 bytes
+MAX_REASONS = 4  # three groups and the customer's sentence (score_call.wording)
 MAX_MISSING = 25
 MAX_EXCERPT = 1000
 
@@ -130,7 +130,7 @@ class Alert:
             offer=_bounded_offer(self.offer),
             offer_reason=clip(self.offer_reason, MAX_TEXT),
             topics=_bounded_topics(self.topics),
-            degraded=[clip(d, MAX_TEXT) or "" for d in self.degraded[:10]],
+            degraded=[clip(d, 200) or "" for d in self.degraded[:5]],
         )
 
     # --- the machine document ---------------------------------------------------------------
@@ -552,7 +552,7 @@ def _bounded_reason(reason: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = clip(out[key], 300)
     for key in ("text", "name", "method", "topic", "group"):
         if key in out and out[key] is not None:
-            out[key] = clip(out[key], 400 if key == "text" else MAX_CATEGORY)
+            out[key] = clip(out[key], 300 if key == "text" else MAX_CATEGORY)
     if isinstance(out.get("features"), list):
         out["features"] = [clip(f, MAX_CATEGORY) for f in out["features"][:5]]
     return out

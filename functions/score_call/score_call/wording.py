@@ -22,7 +22,7 @@ MIN_POINTS = 3.0
 MAX_REASONS = 3
 # Bounds a reason's words whatever the endpoint or the profile sent.
 MAX_VALUE_CHARS = 300
-MAX_TEXT_CHARS = 400
+MAX_TEXT_CHARS = 300
 
 
 def points(effect: Any) -> float:

@@ -361,3 +361,36 @@ def test_batch_shaped_answer_is_read_too():
 def test_canned_runtime_errors_helpers_shape_like_botocore():
     assert model_error(400, "bad").response["OriginalStatusCode"] == 400
     assert client_error("ThrottlingException", 429).response["ResponseMetadata"]["HTTPStatusCode"] == 429
+
+
+def test_every_field_at_its_cap_still_fits_half_of_snss_limit():
+    """Bounded by construction: a hostile profile, rules file and endpoint answer (two-byte
+    characters everywhere, 400,000 of them per field) give at most the caps' sum."""
+    big = "\u00e9" * 400_000
+    reason = {"kind": "phrase", "name": big, "value": big, "effect": 0.5, "method": big, "topic": big,
+              "text": big, "group": big, "features": [big] * 9}  # fmt: skip
+    strongest = {big[: i + 70]: {"text": big, "strength": 1.0, "sentence": 1} for i in range(30)}
+    alert = _alert(
+        plan=big,
+        limit=big,
+        missing_features=[big] * 100,
+        excerpt=big,
+        recording_uri="s3://b/" + big,
+        transcript_uri="s3://b/" + big,
+        model_version=big,
+        reasons=[reason] * 20,
+        offer={"offer_id": big, "text": big, "priority": 1, "rules_version": big},
+        offer_reason=big,
+        customer_name=big,
+        customer_phone=big,
+        period=big,
+        agent_id=big,
+        topics={"method": big, "counts": {t: 5 for t in strongest}, "strongest": strongest},
+        transcript_link="https://x/" + big,
+        degraded=[big] * 20,
+    )
+    prepared = alert.prepared()
+    assert len(prepared.message.encode()) < 128 * 1024
+    assert len(prepared.subject) < 100 and all(
+        len(v["StringValue"]) <= 200 for v in prepared.attributes.values()
+    )
