@@ -86,3 +86,33 @@ def test_the_demo_passes_what_the_risk_words_rest_on(tmp_path):
     metrics["thresholds"].pop("at_high")  # an older model: the template's defaults stand
     (tmp_path / "metrics.json").write_text(json.dumps(metrics))
     assert set(demo.demo_thresholds(tmp_path, {"angry": []})) == {"HighRiskThreshold", "MediumRiskThreshold"}
+
+
+def test_the_demo_runs_the_digest_as_tomorrows_schedule_and_prints_what_the_team_got(capsys):
+    from churn_local.runner import Outcome
+
+    events = []
+
+    class Invoker:
+        def invoke_async(self, event):
+            events.append(event)
+            return Outcome("AlertDigestFunction", event, (), "Success")
+
+    class Stack:
+        region = "us-east-1"
+        invokers: ClassVar[dict] = {"AlertDigestFunction": Invoker()}
+
+    digest = {
+        "type": "churn-risk-digest",
+        "text": "Churn digest 2026-12-06: 1 new high-risk customer\nValue at risk: $1.00",
+    }
+
+    class Team:
+        def poll(self, wait_s=0):
+            return [{"Message": {"type": "churn-risk-alert"}}, {"Message": digest}]
+
+    demo.print_renderings(Stack(), {}, [], Team())
+    (event,) = events
+    assert event["detail-type"] == "Scheduled Event" and event["time"].endswith("T06:00:00Z")
+    out = capsys.readouterr().out
+    assert "==> The daily digest" in out and "    Churn digest 2026-12-06: 1 new high-risk customer" in out
