@@ -589,7 +589,7 @@ def report(
         ["calls", str(summary["calls"]), "call items in the calls table"],
         ["scored", str(summary["scored"]), "scored (alerted or not)"],
         ["alerted", str(summary["alerted"]), "high risk, alert sent"],
-        ["suppressed", str(summary["suppressed"]), "high risk inside the customer's suppression window"],
+        ["suppressed", str(summary["suppressed"]), "repeat high-risk call in the quiet window: a follow-up"],
         ["failed", str(summary["failed"]), "transcription or scoring failed"],
         ["rejected", str(summary["rejected"]), "not a supported recording"],
         ["duplicates", str(summary["duplicates"]), "events delivered again, no second job"],
