@@ -30,6 +30,9 @@ ALLOWED_WILDCARDS = {
     ("OpsTopicKey", "CloudWatchAlarmsPublish"): "in a key policy, * is the key itself",
     ("OutcomesApiRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
     ("LiveScoreRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
+    ("AgentConnectRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
+    ("AgentDisconnectRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
+    ("AgentPushRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
     ("OutcomeLinkKey", "AccountAdministers"): "in a key policy, * is the key itself",
 }
 
@@ -173,7 +176,11 @@ def test_model_role_reads_the_artifact_and_batch_input_and_writes_batch_output_o
 
 
 def test_bucket_policy_denies_insecure_transport():
-    (statement,) = [s for lid, s in policy_statements(load_template()) if lid == "RecordingsBucketPolicy"]
+    (statement,) = [
+        s
+        for lid, s in policy_statements(load_template())
+        if lid == "RecordingsBucketPolicy" and s.get("Sid") == "DenyInsecureTransport"
+    ]
     assert statement["Effect"] == "Deny" and statement["Condition"] == {
         "Bool": {"aws:SecureTransport": "false"}
     }
