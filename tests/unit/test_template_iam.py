@@ -176,11 +176,7 @@ def test_model_role_reads_the_artifact_and_batch_input_and_writes_batch_output_o
 
 
 def test_bucket_policy_denies_insecure_transport():
-    (statement,) = [
-        s
-        for lid, s in policy_statements(load_template())
-        if lid == "RecordingsBucketPolicy" and s.get("Sid") == "DenyInsecureTransport"
-    ]
+    (statement,) = [s for lid, s in policy_statements(load_template()) if lid == "RecordingsBucketPolicy"]
     assert statement["Effect"] == "Deny" and statement["Condition"] == {
         "Bool": {"aws:SecureTransport": "false"}
     }
