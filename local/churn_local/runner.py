@@ -258,6 +258,25 @@ class DestinationSender:
             raise ValueError(f"unsupported destination {destination.arn}")
 
 
+def destination_refusals(spec: FunctionSpec, destination: Destination) -> list[tuple[str, str, str]]:
+    """What the function's role lacks to send an invocation record to ``destination`` (none when the
+    spec carries no policies: a runner outside a deployed stack)."""
+    if not spec.policies:
+        return []
+    from .iam import decide
+
+    action = {
+        "sqs": "sqs:SendMessage",
+        "sns": "sns:Publish",
+        "events": "events:PutEvents",
+        "lambda": "lambda:InvokeFunction",
+    }.get(destination.service)
+    if action is None:
+        return []
+    decision = decide(spec.policies, action, destination.arn)
+    return [] if decision == "Allow" else [(action, destination.arn, decision)]
+
+
 def invocation_record(
     spec: FunctionSpec, event: Any, outcome_invocations: Sequence[Invocation], condition: str
 ) -> dict:
@@ -331,7 +350,17 @@ class AsyncInvoker:
         self.counts["errors"] += sum(1 for i in invocations if not i.ok)
         self.counts["succeeded" if outcome.ok else "failed"] += 1
         destination = self.spec.on_success if outcome.ok else self.spec.on_failure
-        if destination is not None:
+        refused = destination_refusals(self.spec, destination) if destination is not None else []
+        if destination is not None and refused:
+            # Lambda sends the record with the function's role: without the permission it is lost.
+            self.counts["destination_failures"] += 1
+            log.error(
+                "%s: the invocation record was not sent to %s: its role does not allow %s",
+                self.spec.logical_id,
+                destination.arn,
+                ", ".join(action for action, _, _ in refused),
+            )
+        elif destination is not None:
             self._destinations.send(destination, invocation_record(self.spec, event, invocations, condition))
         elif not outcome.ok:
             log.error(

@@ -113,6 +113,9 @@ Resources:
       CodeUri: handlers/
       Handler: flaky.handler
       Timeout: 2
+      # Lambda sends its on-failure records with this role (FlakyInvokeConfig below).
+      Policies:
+        - SQSSendMessagePolicy: {QueueName: !GetAtt FailureQueue.QueueName}
   FlakyInvokeConfig:
     Type: AWS::Lambda::EventInvokeConfig
     Properties:

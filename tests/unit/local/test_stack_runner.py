@@ -200,3 +200,17 @@ def test_a_versioned_buckets_event_keeps_its_version_id(formats_dir: Path) -> No
     assert delivered["detail"]["object"]["version-id"] == "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e"
     event["detail"]["object"]["version-id"] = "null"
     assert "version-id" not in normalize_event(event, "123456789012")["detail"]["object"]
+
+
+def test_a_record_the_role_may_not_send_is_lost_as_on_lambda(flaky) -> None:
+    invoker, failure_queue, sqs = flaky
+    spec = invoker.spec
+    assert any("sqs:SendMessage" in json.dumps(p) for p in spec.policies)  # SQSSendMessagePolicy
+    without = tuple(p for p in spec.policies if "sqs:SendMessage" not in json.dumps(p))
+    invoker.spec = type(spec)(**{**spec.__dict__, "policies": without or ({"Statement": []},)})
+
+    outcome = invoker.invoke_async({"detail": {"fail_times": 5}})
+
+    assert outcome.condition == "RetriesExhausted"
+    assert invoker.counts["destination_failures"] == 1
+    assert _receive_all(sqs, failure_queue) == []
