@@ -23,7 +23,7 @@ from churn_contracts.topics import CallTopics
 
 from .alert import Alert, clip
 from .config import Settings
-from .offers import Advisor
+from .offers import Advisor, strongest_sentence
 from .wording import word_reasons
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,9 @@ def compose_alert(
             log.warning("Alert advice failed", extra={"error": type(exc).__name__})
             alert = replace(alert, degraded=[*alert.degraded, "reasons and offer: could not be worked out"])
     else:
-        worded = word_reasons(reasons, excerpts=settings.alert_excerpts)
+        worded = word_reasons(
+            reasons, strongest_sentence=strongest_sentence(topics), excerpts=settings.alert_excerpts
+        )
         alert = replace(alert, reasons=worded, topics=topics.to_dict() if topics else None)
     if links is not None and transcript is not None and settings.transcript_link_seconds > 0:
         try:
