@@ -374,9 +374,9 @@ def follow_up(
     job = str(alert.get("job_name"))
     key = dedupe_key(job, FOLLOW_UP_TYPE)
     customer = alert.get("customer") or {}
-    who = customer.get("name") or f"customer {alert.get('customer_id')}"
-    if customer.get("phone"):
-        who += f", {customer['phone']}"
+    # Named as the open alert names them (no ids on the first lines; they are at the bottom).
+    headline = alert.get("headline") or []
+    who = str(headline[0]).removeprefix("High churn risk: ") if headline else "a customer"
     call = alert.get("call") or {}
     reasons = alert.get("reasons") or []
     said = next((r.get("value") for r in reasons if r.get("kind") == "phrase" and r.get("value")), None)

@@ -156,6 +156,8 @@ def test_second_high_risk_call_inside_the_window_is_stored_not_alerted(aws, runt
         ("third", "churn-risk-alert"),
     ]
     assert sent[1]["follows"]["job_name"] == first and sent[1]["dedupe_key"] == f"{second}/follow-up"
+    assert sent[1]["headline"][0] == "Repeat call: a customer on plan gold called again."
+    assert sent[1]["headline"][-1].startswith("Follows the alert of 28 Nov 2026 14:11 UTC")
     assert aws.call(second)["follow_up_message_id"]
 
 

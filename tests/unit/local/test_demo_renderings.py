@@ -71,7 +71,7 @@ def test_the_demo_reads_the_email_and_the_chat_card_from_the_stored_alert(capsys
     assert "==> The email for customer C001606" in out and "    High churn risk: a customer on plan B" in out
     assert '"source": "custom"' in out
     assert "==> Follow-up for customer C001606" in out
-    assert "    Repeat call: customer C001606 called again." in out
+    assert "    Repeat call: a customer on plan B called again." in out
 
 
 def test_the_demo_passes_what_the_risk_words_rest_on(tmp_path):
