@@ -176,7 +176,11 @@ def test_model_role_reads_the_artifact_and_batch_input_and_writes_batch_output_o
 
 
 def test_bucket_policy_denies_insecure_transport():
-    (statement,) = [s for lid, s in policy_statements(load_template()) if lid == "RecordingsBucketPolicy"]
+    (statement,) = [
+        s
+        for lid, s in policy_statements(load_template())
+        if lid == "RecordingsBucketPolicy" and s.get("Sid") == "DenyInsecureTransport"
+    ]
     assert statement["Effect"] == "Deny" and statement["Condition"] == {
         "Bool": {"aws:SecureTransport": "false"}
     }
