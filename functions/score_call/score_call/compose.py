@@ -23,7 +23,7 @@ from churn_contracts.topics import CallTopics
 
 from .alert import Alert, clip
 from .config import Settings
-from .offers import Advisor, strongest_sentence
+from .offers import Advisor, strongest_sentence, topics_document
 from .wording import word_reasons
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,8 @@ def compose_alert(
     )
     if advisor is not None:
         try:
-            alert = advisor.advise(alert, reasons, item_to_record(profile or {}), moment, topics)
+            record = item_to_record(profile or {})
+            alert = advisor.advise(alert, reasons, record, moment, topics, settings.alert_excerpts)
         except Exception as exc:  # a defect in enrichment must not stop the alert
             log.warning("Alert advice failed", extra={"error": type(exc).__name__})
             alert = replace(alert, degraded=[*alert.degraded, "reasons and offer: could not be worked out"])
@@ -154,8 +155,14 @@ def compose_alert(
         worded = word_reasons(
             reasons, strongest_sentence=strongest_sentence(topics), excerpts=settings.alert_excerpts
         )
-        alert = replace(alert, reasons=worded, topics=topics.to_dict() if topics else None)
-    if links is not None and transcript is not None and settings.transcript_link_seconds > 0:
+        alert = replace(alert, reasons=worded, topics=topics_document(topics, settings.alert_excerpts))
+    # The link is a bearer token to what the customer said: not where alerts may not carry their words.
+    if (
+        links is not None
+        and transcript is not None
+        and settings.transcript_link_seconds > 0
+        and settings.alert_excerpts
+    ):
         try:
             url = links.presign(transcript, settings.transcript_link_seconds)
             expires = moment + timedelta(seconds=settings.transcript_link_seconds)

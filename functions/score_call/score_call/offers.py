@@ -107,8 +107,10 @@ class Advisor:
         profile: Mapping[str, Any],
         now: datetime | None = None,
         topics: CallTopics | None = None,
+        excerpts: bool | None = None,
     ) -> Alert:
-        excerpts = self.settings.alert_excerpts
+        # The score function's own setting wins (one AlertExcerpts for the excerpt and the words).
+        excerpts = self.settings.alert_excerpts if excerpts is None else excerpts
         worded = word_reasons(reasons, strongest_sentence=strongest_sentence(topics), excerpts=excerpts)
         shown = worded if excerpts else without_phrases(worded)
         offer, why, problem = self._offer(alert.customer_id, reasons, topics, profile, now or self.now())
@@ -121,7 +123,7 @@ class Advisor:
             high_customers=self.settings.high_risk_customers,
             period=self.settings.churn_period,
             region=self.settings.region,
-            topics=topics.to_dict() if topics else None,
+            topics=topics_document(topics, excerpts),
             degraded=[*alert.degraded, *([problem] if problem else [])],
         )
 
@@ -164,6 +166,18 @@ class Advisor:
         """After the alert went out: the customer has now had this offer."""
         if offer_id and self.history is not None:
             self.history.record(customer_id, offer_id, job_name, at)
+
+
+def topics_document(topics: CallTopics | None, excerpts: bool) -> dict[str, Any] | None:
+    """The call's topics as stored and shown; without excerpts, the sentences' words are blanked
+    to "" (counts and strengths stay, so offer rules and the preview still read them), as the
+    phrase reasons' are."""
+    if not topics:
+        return None
+    document = topics.to_dict()
+    if not excerpts:
+        document["strongest"] = {t: {**s, "text": ""} for t, s in document.get("strongest", {}).items()}
+    return document
 
 
 def strongest_sentence(topics: CallTopics | None) -> dict[str, Any] | None:

@@ -52,7 +52,7 @@ from .models import (
     WindowBusyError,
     WindowClaim,
 )
-from .offers import Advisor, explain_request, strongest_sentence
+from .offers import Advisor, explain_request, strongest_sentence, topics_document
 from .transcript import excerpt, model_text
 from .wording import word_reasons
 
@@ -300,7 +300,7 @@ def _score(
         latency_ms=latency_ms,
         excerpt=quote,
         text_truncated=truncated,
-        topics=score.topics.to_dict() if score.topics else None,
+        topics=topics_document(score.topics, settings.alert_excerpts),
         reasons=shown,
         alert=prepared,
     )

@@ -559,3 +559,18 @@ def test_a_call_scored_before_alerts_were_stored_is_composed_stored_then_sent(ma
     assert document["offer"] is not None  # chosen from the profile and rules, as 1.1 did
     assert p.aws.call(name)["alert"]["message"] == sent  # stored before it was published
     assert p.runtime.requests == []  # not scored again
+
+
+def test_no_transcript_link_where_alerts_may_not_carry_the_customers_words(make, monkeypatch):
+    p = make(links=True)
+    monkeypatch.setenv("ALERT_EXCERPTS", "false")
+    handler.settings.cache_clear()
+    name = _call(p)
+    p.deliver(completion(name), T0)
+    (sent,) = p.messages()
+    document = _document(sent)
+    assert document["links"]["transcript_download"] is None and document["excerpt"] is None
+    for said in ("cancel my contract", "network dropped", "switching to another provider"):
+        assert said not in sent  # nor in the reasons' words or the topics' sentences
+    assert document["topics"]["counts"] == {"cancel": 1, "competitor": 2}  # the topics themselves stay
+    assert all(s["text"] == "" for s in p.aws.call(name)["topics"]["strongest"].values())  # nor stored
