@@ -738,6 +738,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, rows: int, data_dir: Path, wall_started: float) -> int:
+    # The stack deploys through moto's CloudFormation, whose import takes seconds of CPU: done
+    # while the data and the model are made (mostly native code), not when the stack starts.
+    from .spec import prewarm
+
+    threading.Thread(target=prewarm, name="prewarm-deploy", daemon=True).start()
     parameters = dict(p.partition("=")[::2] for p in args.param)
     with step(f"1/6 Data: {rows:,} customers with their calls"):
         prepare_data(rows, data_dir)

@@ -206,6 +206,15 @@ class StackSpec:
 # --- translating and deploying --------------------------------------------------------------
 
 
+def prewarm() -> None:
+    """Import what a deployment needs (moto's CloudFormation imports every moto backend: seconds of
+    CPU), e.g. in a thread while something else runs; a later deploy then starts at once."""
+    import importlib
+
+    for module in ("moto.cloudformation.parsing", "moto.server", "samtranslator.translator.translator"):
+        importlib.import_module(module)
+
+
 @dataclass(frozen=True)
 class Translated:
     """The SAM template as plain CloudFormation, ready for ``create_stack``."""
