@@ -16,6 +16,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     create_model,
+    field_validator,
     model_validator,
 )
 
@@ -84,6 +85,14 @@ class ScoreRequest(BaseModel):
     explain: StrictBool | Annotated[StrictInt, Field(ge=1, le=MAX_EXPLAIN)] = Field(
         default=False, description="Ask the endpoint for reasons: true, or the number of reasons."
     )
+
+    @field_validator("explain", mode="before")
+    @classmethod
+    def _integral_number(cls, value: Any) -> Any:
+        # JSON Schema (and so the document) counts 12.0 as an integer; strict mode alone would not.
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> "ScoreRequest":
