@@ -32,7 +32,6 @@ from .observability import logger, metrics, tracer
 from .service import Collaborators, handle_event
 
 pin_library_loggers()
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 
 
 @cache
@@ -118,6 +117,9 @@ def record_handler(record: KinesisStreamRecord) -> Outcome:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # A processor per invocation: it holds the batch's results (one invocation at a time on Lambda,
+    # but the local event source mapping may run shards side by side).
+    processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

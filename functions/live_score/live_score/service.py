@@ -116,6 +116,8 @@ def handle_event(
         changed |= _look_up_customer(state, event, deps)
 
     new_turns = _add_turns(state, event) if event.event_type == SEGMENTS else 0
+    # Customer finals we already had: a redelivered record (partials and agent turns change nothing).
+    redelivered = bool(event.customer_finals) and new_turns == 0
     changed |= new_turns > 0
     outcome_reason: str | None = None
     scored = False
@@ -143,7 +145,7 @@ def handle_event(
     if changed:
         deps.contacts.save(state, moment)
     published = _notify(state, settings, deps, moment)
-    result = event.event_type.lower() if changed else "duplicate"
+    result = event.event_type.lower() if changed else "duplicate" if redelivered else "no-change"
     return Outcome(
         event.contact_id,
         result,
