@@ -181,7 +181,14 @@ def test_custom_metric_alarms_use_the_namespace_and_service_the_code_emits():
     from live_score import observability as live_observability
     from start_transcription import observability as start_observability
 
-    services = {observability.SERVICE, start_observability.SERVICE, live_observability.SERVICE}
+    from drift_monitor import handler as drift_monitor
+
+    services = {
+        observability.SERVICE,
+        start_observability.SERVICE,
+        live_observability.SERVICE,
+        drift_monitor.SERVICE,
+    }
     metrics = [props(a) for a in of_type("AWS::CloudWatch::Alarm")]
     metrics += [m["MetricStat"]["Metric"] for a in metrics for m in a.get("Metrics", []) if "MetricStat" in m]
     for alarm in metrics:

@@ -1,0 +1,1 @@
+"""DriftMonitorFunction: the last day's calls against the serving model's training baseline."""
