@@ -1,0 +1,124 @@
+"""Live calls on the local stack (issue 23): segments into the local Kinesis, the live function
+behind a local event source mapping, the agents' WebSocket, the tiny model's endpoint."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.local, pytest.mark.model]
+
+
+@pytest.fixture(scope="module")
+def live(tiny_model_dir: Path) -> Iterator[Any]:
+    from churn_local.live.run import LiveLocal
+    from churn_local.stack import LocalStack
+    from churn_model.serving.server import LocalEndpointServer
+
+    with (
+        LocalEndpointServer(tiny_model_dir, host="127.0.0.1", port=0) as server,
+        LocalStack(sagemaker_runtime_url=server.url, transcribe=False, run_functions=False) as stack,
+        LiveLocal(stack, rescore_seconds=0) as harness,
+    ):
+        yield harness
+
+
+class Agent:
+    def __init__(self, url: str, contact_id: str) -> None:
+        from churn_local.live.agent import follow
+
+        self.messages: list[dict[str, Any]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(
+            target=follow, args=(url, contact_id, self.messages.append, self.stop), daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+def _wait_for_subscriber(live: Any, contact_id: str) -> None:
+    table = live.stack.table(live.resources.connections_table)
+    for _ in range(100):
+        if table.query(
+            KeyConditionExpression="contact_id = :c", ExpressionAttributeValues={":c": contact_id}
+        )["Items"]:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the agent never subscribed")
+
+
+def test_a_call_is_scored_as_it_goes_and_the_agent_sees_each_change(live: Any) -> None:
+    from churn_local.live.producer import DEMO_CALL
+
+    agent = Agent(live.socket.url, "it-contact-1")
+    _wait_for_subscriber(live, "it-contact-1")
+    live.seed_contact("it-contact-1", "C-IT-1")
+    live.writer.play("it-contact-1", DEMO_CALL, speed=0)
+    live.wait_idle(
+        settle_s=1.5, timeout_s=60, until=lambda: (live.contact("it-contact-1") or {}).get("final")
+    )
+    agent.close()
+    item = live.contact("it-contact-1")
+    assert item["status"] == "COMPLETED" and item["customer_turns"] == 3
+    assert 1 <= item["scores"] <= 3  # endpoint calls <= customer turns
+    levels = [m["risk_level"] for m in agent.messages]
+    assert levels and levels[-1] == item["risk_level"]
+    assert all(a != b for a, b in itertools.pairwise(levels))  # one message per change
+    assert len({m["dedupe_key"] for m in agent.messages}) == len(agent.messages)
+
+
+def test_a_poison_record_goes_to_the_failure_queue_and_the_rest_is_processed(live: Any) -> None:
+    from churn_local.live.producer import SpokenTurn, turn_events
+
+    kinesis, sqs = live.stack.client("kinesis"), live.stack.client("sqs")
+    stream = live.resources.stream_name
+    kinesis.put_record(StreamName=stream, Data=b"\x00not a contact lens event", PartitionKey="it-poison")
+    final = list(turn_events("it-contact-2", SpokenTurn("CUSTOMER", "I want to cancel today.", 1.0, 3.0)))[-1]
+    for _ in range(2):  # delivered twice
+        kinesis.put_record(StreamName=stream, Data=json.dumps(final).encode(), PartitionKey="it-contact-2")
+    live.wait_idle(
+        settle_s=1.5, timeout_s=60, until=lambda: (live.contact("it-contact-2") or {}).get("scores")
+    )
+    item = live.contact("it-contact-2")
+    assert item["customer_turns"] == 1 and item["scores"] == 1
+    messages = []
+    for _ in range(20):
+        messages += sqs.receive_message(QueueUrl=live.resources.failures_queue_url, WaitTimeSeconds=1).get(
+            "Messages", []
+        )
+        if messages:
+            break
+    (message,) = messages
+    info = json.loads(message["Body"])["KinesisBatchInfo"]
+    assert info["batchSize"] == 1 and info["streamArn"] == live.resources.stream_arn
+    assert "not a contact lens" not in message["Body"]
+
+
+def test_a_gone_agent_is_removed_when_the_next_update_comes(live: Any) -> None:
+    from churn_local.live.producer import SpokenTurn, turn_events
+
+    table = live.stack.table(live.resources.connections_table)
+    # A subscription whose WebSocket is long gone (the desktop crashed without a $disconnect).
+    table.put_item(
+        Item={"contact_id": "it-contact-3", "connection_id": "gone-1", "agent": "x", "expires_at": 2**31}
+    )
+    final = list(turn_events("it-contact-3", SpokenTurn("CUSTOMER", "Thanks, all good.", 1.0, 2.0)))[-1]
+    live.writer.put(final)
+    live.wait_idle(
+        settle_s=1.5,
+        timeout_s=60,
+        until=lambda: (
+            not table.get_item(Key={"contact_id": "it-contact-3", "connection_id": "gone-1"}).get("Item")
+        ),
+    )
+    assert not table.get_item(Key={"contact_id": "it-contact-3", "connection_id": "gone-1"}).get("Item")
