@@ -16,7 +16,7 @@ from churn_contracts.risk import (
     HIGH_PARAMETER,
     MEDIUM_PARAMETER,
 )
-from churn_local.template import load_template
+from churn_ops.template_rules import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = (DEFAULT_MEDIUM_RISK_THRESHOLD, DEFAULT_HIGH_RISK_THRESHOLD)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from churn_local.template import load_template as read_template
+from churn_ops.template_rules import load_template as read_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 

@@ -1,6 +1,6 @@
 """template.yaml's parameter Rules and constraints, evaluated as CloudFormation would.
 
-``churn_local.template.check_parameters`` is the evaluator the local stack (at ``stack up``) and
+``churn_ops.template_rules.check_parameters`` is the evaluator the local stack (at ``stack up``) and
 ``python -m churn_ops.stack check`` (before ``sam deploy``) use; here it runs against every case
 the rules are meant to catch, and against samconfig.toml's own settings.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from churn_contracts.risk import DEFAULT_HIGH_RISK_THRESHOLD, DEFAULT_MEDIUM_RISK_THRESHOLD
-from churn_local.template import ParameterError, check_parameters, load_template
+from churn_ops.template_rules import ParameterError, check_parameters, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
