@@ -3,6 +3,7 @@
     python model/evaluation/topics/bench_offer_fit.py [--rules offers/default-rules.json] [--keywords]
 
 For each labelled call (``chats.jsonl``: 32 outside chats labelled by their main complaint;
+``chats_confirm.jsonl``: 19 more, labelled once the rules were settled;
 ``demo_calls.jsonl``: the demo's two alerted calls), the served topic classifier reads the
 customer's side, ``churn_contracts.offers.choose_offer`` picks the offer from the profile and
 those topics, and the offer fits when its rule ``addresses`` the labelled complaint. Prints each
@@ -26,7 +27,11 @@ sys.path.insert(0, str(HERE.parents[1]))  # model/, for churn_model when run as 
 from churn_contracts.offers import RuleSet, choose_offer, load_rules  # noqa: E402
 from churn_contracts.topics import CallTopics  # noqa: E402
 
-SETS = {"outside chats": HERE / "chats.jsonl", "demo calls": HERE / "demo_calls.jsonl"}
+SETS = {
+    "outside chats": HERE / "chats.jsonl",
+    "outside chats, second set": HERE / "chats_confirm.jsonl",
+    "demo calls": HERE / "demo_calls.jsonl",
+}
 DEFAULT_RULES = REPO / "offers" / "default-rules.json"
 
 
