@@ -27,7 +27,10 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from churn_ops.template_rules import TemplateError, check_parameters, load_template
+
+from churn_local.kms_keys import honour_key_spec
 
 log = logging.getLogger(__name__)
 
@@ -369,16 +372,23 @@ def deploy(
     for logical_id in translated.code:
         s3.put_object(Bucket=code_bucket, Key=f"{logical_id}.zip", Body=placeholder)
     cloudformation = client("cloudformation")
+    honour_key_spec()  # HMAC keys as declared (moto's CloudFormation makes every key symmetric)
     with warnings.catch_warnings():
         # moto warns once per resource type it has no model for: NOT_CREATED lists them.
         warnings.simplefilter("ignore")
         logging.getLogger("moto").setLevel(logging.ERROR)
-        cloudformation.create_stack(
-            StackName=stack_name,
-            TemplateBody=json.dumps(translated.template),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()],
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-        )
+        try:
+            cloudformation.create_stack(
+                StackName=stack_name,
+                TemplateBody=json.dumps(translated.template),
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()],
+                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            )
+        except ClientError as exc:  # moto creates synchronously: a failed resource fails the call
+            error = exc.response.get("Error", {})
+            raise TemplateError(
+                f"the local deployment of {template_path} failed: {error.get('Code')}: {error.get('Message')}"
+            ) from exc
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise TemplateError(

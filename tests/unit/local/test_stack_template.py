@@ -138,3 +138,9 @@ def test_the_project_template_deploys() -> None:
     assert api["Auth"]["UsagePlan"]["Throttle"]["RateLimit"] == 7
     # The stand-in outputs are not shown as the stack's outputs.
     assert not any(name.startswith(("LocalGap", "LocalApi")) for name in spec.outputs)
+
+
+def test_a_deployment_moto_refuses_is_one_clear_error(project: Path, local_aws: LocalAws) -> None:
+    deploy(project / "template.yaml", local_aws.url, stack_name="twice")
+    with pytest.raises(TemplateError, match="local deployment of .* failed: AlreadyExistsException"):
+        deploy(project / "template.yaml", local_aws.url, stack_name="twice")
