@@ -142,5 +142,5 @@ def test_the_project_template_deploys() -> None:
 
 def test_a_deployment_moto_refuses_is_one_clear_error(project: Path, local_aws: LocalAws) -> None:
     deploy(project / "template.yaml", local_aws.url, stack_name="twice")
-    with pytest.raises(TemplateError, match="local deployment of .* failed: AlreadyExistsException"):
+    with pytest.raises(TemplateError, match=r"local deployment of .* failed: AlreadyExistsException"):
         deploy(project / "template.yaml", local_aws.url, stack_name="twice")
