@@ -77,8 +77,11 @@ def identifying(service: str, operation: str, params: Mapping[str, Any]) -> dict
 # reference/), each service's "Actions defined by ..." table, and the S3 API reference for HEAD/GET
 # with versionId ("you need s3:GetObjectVersion"); SNS and SQS server-side encryption docs for the
 # KMS actions a publisher/sender needs on a customer managed key (kms:GenerateDataKey*, kms:Decrypt).
-# DynamoDB tables encrypted with a customer managed key are used through DynamoDB's own grants:
-# the caller needs no kms: action for item reads and writes, so none is listed.
+# DynamoDB tables encrypted with a customer managed key: DynamoDB uses the key on the caller's
+# behalf, authorised by the key policy (the documented statement allows principals of the account
+# through kms:ViaService dynamodb), not by the caller's role; key policies are not evaluated here,
+# so no kms: action is listed for item reads and writes. Topics and queues are different: the
+# publisher or sender needs kms:GenerateDataKey* and kms:Decrypt in its own identity policy.
 
 Required = list[tuple[str, str]]
 
