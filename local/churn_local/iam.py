@@ -353,3 +353,38 @@ def check_calls(
                 f"{record['function']}: {record['operation']} needs {action} on {resource} ({decision})"
             ] = None
     return list(problems)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m churn_local.iam CALLS.jsonl``: what each function called, and every refusal.
+
+    Record a run with ``CHURN_LOCAL_CALL_LOG=CALLS.jsonl`` (any local stack, e.g. the integration
+    tests); each record carries the refusals its worker found against the function's own role.
+    """
+    import argparse
+    from collections import Counter
+
+    parser = argparse.ArgumentParser(prog="python -m churn_local.iam", description=main.__doc__)
+    parser.add_argument("calls", help="a call log written with CHURN_LOCAL_CALL_LOG")
+    args = parser.parse_args(argv)
+    records = read_records(args.calls)
+    made = Counter((r["function"], r["service"], r["operation"]) for r in records)
+    for (function, service, operation), count in sorted(made.items()):
+        print(f"{function:32} {service}:{operation} x{count}")
+    refused = sorted(
+        {
+            f"{r['function']}: {r['operation']} needs {action} on {resource} ({decision})"
+            for r in records
+            for action, resource, decision in r.get("refused") or []
+        }
+    )
+    for line in refused:
+        print(f"REFUSED {line}")
+    print(f"{len(records)} call(s), {len(made)} kind(s), {len(refused)} refusal(s)")
+    return 1 if refused else 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
