@@ -18,7 +18,7 @@ OPS_VENV := .venv-ops
 ARTIFACTS ?= artifacts
 
 .PHONY: help setup espeak demo test test-fast lint unit integration functions-py313 sam-check ops-venv ops-test \
-        deploy-check deploy-smoke data train package serve invoke stack-up stack-down train-sagemaker batch bench bench-asr bench-chaos fmt clean
+        deploy-check deploy-smoke data train package serve invoke stack-up stack-down train-sagemaker batch bench bench-asr bench-chaos live bench-live fmt clean
 
 help: ## list every target (a test checks that none is missing here)
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -150,6 +150,12 @@ bench-asr: setup espeak ## WER and real-time factor of the local speech recognit
 
 bench-chaos: setup $(FN_VENV)/.installed ## exactly one alert per call under injected faults: CALLS=1000 calls on the local stack
 	HF_HUB_OFFLINE=1 $(PY) local/benchmarks/bench_chaos.py --calls $(or $(CALLS),1000)
+
+live: setup ## a call scored while it happens: Contact Lens segments -> live function -> agent WebSocket (needs $(ARTIFACTS)/model; ARGS=--speed 4)
+	HF_HUB_OFFLINE=1 $(PY) -m churn_local.live --model-dir $(ARTIFACTS)/model $(ARGS)
+
+bench-live: setup ## live path: segment in -> agent message out p50/p99, then CALLS calls for MINUTES (needs $(ARTIFACTS)/model)
+	HF_HUB_OFFLINE=1 $(PY) -m churn_local.live.bench --model-dir $(ARTIFACTS)/model --calls $(or $(CALLS),100) --minutes $(or $(MINUTES),2)
 
 fmt: setup ## ruff check --fix and ruff format, on the whole repo
 	$(VENV)/bin/ruff check --fix .
