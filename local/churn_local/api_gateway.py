@@ -66,6 +66,9 @@ class Route:
     function: str  # logical id
     pattern: re.Pattern[str]
     params: tuple[str, ...]
+    # The event's own Auth (SAM: Authorizer NONE, ApiKeyRequired false), over the API's defaults.
+    authorizer: str | None = None
+    api_key_required: bool | None = None
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method and self.method != "ANY":
@@ -76,10 +79,16 @@ class Route:
         return {name: unquote(value) for name, value in zip(self.params, found.groups(), strict=True)}
 
 
-def _route(method: str, resource: str, function: str) -> Route:
+def _route(method: str, resource: str, function: str, auth: Mapping[str, Any] | None = None) -> Route:
     params = tuple(re.findall(r"\{([^}/]+)\}", resource))
     regex = re.sub(r"\\\{[^}/]+\\\}", "([^/]+)", re.escape(resource))
-    return Route(method.upper(), resource, function, re.compile(regex), params)
+    auth = auth or {}
+    key = auth.get("ApiKeyRequired")
+    return Route(
+        method.upper(), resource, function, re.compile(regex), params,
+        str(auth["Authorizer"]) if auth.get("Authorizer") else None,
+        None if key is None else str(key).lower() == "true",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -129,7 +138,9 @@ def read_apis(
             props = event.get("Properties") or {}
             api = (props.get("RestApiId") or {}).get("Ref")
             if api:
-                routes.setdefault(api, []).append(_route(props["Method"], props["Path"], logical_id))
+                routes.setdefault(api, []).append(
+                    _route(props["Method"], props["Path"], logical_id, props.get("Auth"))
+                )
     apis = {}
     for logical_id, resource in resolver.resources.items():
         if resource.get("Type") != "AWS::Serverless::Api" or not resolver.enabled(logical_id):
@@ -425,15 +436,19 @@ class LocalApiGateway:
         route, path_params = found
         lowered = {k.lower(): v for k, v in headers.items()}
         caller = None
-        if self.spec.authorizer == "AWS_IAM" and self.credentials is not None:
+        authorizer = route.authorizer or self.spec.authorizer
+        key_required = (
+            self.spec.api_key_required if route.api_key_required is None else route.api_key_required
+        )
+        if authorizer == "AWS_IAM" and self.credentials is not None:
             try:
                 caller = verify_sigv4(method.upper(), raw_path, headers, body, self.credentials, self.region)
             except SignatureError as exc:
                 return self.gateway_response(exc.response_type, request_id, exc.message)
-        elif self.spec.authorizer not in {"AWS_IAM", "NONE"} and not lowered.get("authorization"):
+        elif authorizer not in {"AWS_IAM", "NONE"} and not lowered.get("authorization"):
             return self.gateway_response("UNAUTHORIZED", request_id)
         key = lowered.get(API_KEY_HEADER)
-        if self.spec.api_key_required and not (key and hmac.compare_digest(key, self.api_key)):
+        if key_required and not (key and hmac.compare_digest(key, self.api_key)):
             return self.gateway_response("INVALID_API_KEY", request_id)
         refused = self.plan.admit(key or source_ip)
         if refused is not None:

@@ -39,6 +39,7 @@ IDENTIFYING = (
     "TranscriptionJobName",
     "Name",
     "FunctionName",
+    "KeyId",
 )
 
 
@@ -160,6 +161,11 @@ def _job(action: str) -> Callable[[dict[str, Any], Context], Required]:
     return need
 
 
+def _kms_key(key_id: str, c: Context) -> str:
+    """A key named by ARN or by id (aliases would need the alias's own ARN too; none is used)."""
+    return key_id if key_id.startswith("arn:") else f"arn:aws:kms:{c.region}:{c.account}:key/{key_id}"
+
+
 REQUIRED: dict[tuple[str, str], Callable[[dict[str, Any], Context], Required]] = {
     ("s3", "HeadObject"): _s3_object("s3:GetObject", versioned="s3:GetObjectVersion"),
     ("s3", "GetObject"): _s3_object("s3:GetObject", versioned="s3:GetObjectVersion"),
@@ -192,6 +198,8 @@ REQUIRED: dict[tuple[str, str], Callable[[dict[str, Any], Context], Required]] =
         ("events:PutEvents", f"arn:aws:events:{c.region}:{c.account}:event-bus/default")
     ],
     ("cloudwatch", "PutMetricData"): lambda p, c: [("cloudwatch:PutMetricData", "*")],
+    ("kms", "GenerateMac"): lambda p, c: [("kms:GenerateMac", _kms_key(p["KeyId"], c))],
+    ("kms", "VerifyMac"): lambda p, c: [("kms:VerifyMac", _kms_key(p["KeyId"], c))],
 }
 
 

@@ -45,7 +45,15 @@ def test_the_api_is_read_from_the_template_with_parameter_overrides() -> None:
         ("POST", "/v1/score", "ScoreApiFunction"),
         ("GET", "/v1/calls/{call_id}", "ScoreApiFunction"),
         ("GET", "/v1/customers/{customer_id}/calls", "ScoreApiFunction"),
+        ("POST", "/v1/customers/{customer_id}/outcomes", "OutcomesApiFunction"),
+        ("GET", "/v1/customers/{customer_id}/outcomes", "OutcomesApiFunction"),
+        ("GET", "/v1/outcome-links/{token}", "OutcomesApiFunction"),
+        ("POST", "/v1/outcome-links/{token}", "OutcomesApiFunction"),
     }
+    # An event's own Auth overrides the API's: only the signed one-click links go without a key.
+    open_routes = {(r.method, r.resource) for r in spec.routes if r.authorizer == "NONE"}
+    assert open_routes == {("GET", "/v1/outcome-links/{token}"), ("POST", "/v1/outcome-links/{token}")}
+    assert all(r.api_key_required is False for r in spec.routes if r.authorizer == "NONE")
     assert spec.find("GET", "/v1/customers/C%2D1/calls")[1] == {"customer_id": "C-1"}
     assert spec.find("DELETE", "/v1/calls/x") is None and spec.find("GET", "/v1/calls/a/b") is None
     custom = read_apis(
