@@ -227,6 +227,10 @@ def test_schemathesis_generated_requests_get_no_server_error_and_conform(api: An
     )
     @given(case=schema.as_strategy(generation_mode=GenerationMode(mode)))
     def run(case: Any) -> None:
+        if mode == "positive" and case.query and "cursor" in case.query:
+            # An opaque page token: only one the API issued is valid, which no schema can say, so
+            # generated ones are refused (400, "cursor is not one this API issued") by design.
+            case.query = {name: value for name, value in case.query.items() if name != "cursor"}
         session = unsigned if broken_headers(case) else signed
         response = case.call(base_url=api.url, session=session, timeout=30)
         sent[response.status_code] += 1
