@@ -123,6 +123,16 @@ class ModelHost:
             return "loading"
         return "ready" if self._model is not None else "failed"
 
+    def replace(self, model_dir: str) -> str:
+        """Load another model while this one serves, then swap (no restart): requests in flight
+        finish on the old model, the next score on the new; a model that fails to load leaves the
+        old one serving. Returns the new model's version."""
+        model = self._loader(model_dir)
+        with self._scoring:
+            self._model, self.model_dir = model, model_dir
+        logger.info("model %s now serving, from %s", model.model_version, model_dir)
+        return str(model.model_version)
+
     def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> Answer:
         model = self._model
         assert model is not None
@@ -345,6 +355,11 @@ class LocalEndpointServer:
         self._server.task_dispatcher.shutdown(cancel_pending=False, timeout=10)
         self._server.close()
         logger.info("stopped")
+
+    def replace(self, model_path: str | Path) -> str:
+        """Serve another model (a directory or model.tar.gz) from now on, on the same port."""
+        into = Path(tempfile.mkdtemp(prefix="model-", dir=self._tmp.name))
+        return self.model_host.replace(str(unpack_model(model_path, into)))
 
     def request_stop(self) -> None:
         """Ask the loop to finish (safe from a signal handler); :meth:`serve_forever` then returns."""
