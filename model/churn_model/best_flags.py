@@ -4,8 +4,9 @@ Model hyperparameters only: no column names, so ``--best-flags`` works on any da
 come from the names table on our data, from the name flags, or are inferred; train prints the
 resolved flags). Chosen with ``model/benchmarks/bench_template_split.py`` and the free-form pairs
 (figures in ``model/README.md``). Keys are ``churn_model.train``'s flags without the leading
-``--``; values are strings, as SageMaker passes hyperparameters. The CLI's own classifier
-defaults stay the seed's (a 100-tree forest); ``--best-flags`` starts from these instead.
+``--``; values are strings, as SageMaker passes hyperparameters. Since issue 20 they are also the
+CLI's defaults (a run with no model flags trains them; the seed's forest is ``--classifier rf``),
+and the text features are not among them: ``auto`` chooses by cross-validation on the user's rows.
 """
 
 from __future__ import annotations

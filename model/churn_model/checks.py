@@ -102,11 +102,25 @@ def _styles(path: Path) -> dict[str, str]:
     return styles
 
 
+def pair_records(
+    pair: SentimentPair, profile: Mapping[str, Any] | None = None, text_column: str = TEXT
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The positive and the negative call as records: on the pair's own profile, or on ``profile``
+    (the training data's typical customer), with the text in ``text_column``."""
+    base = pair.profile if profile is None else profile
+    return {**base, text_column: pair.positive}, {**base, text_column: pair.negative}
+
+
 def check_pairs(
-    predict: Predict, pairs: Sequence[SentimentPair], styles: Mapping[str, str] | None = None
+    predict: Predict,
+    pairs: Sequence[SentimentPair],
+    styles: Mapping[str, str] | None = None,
+    *,
+    profile: Mapping[str, Any] | None = None,
+    text_column: str = TEXT,
 ) -> PairsResult:
     """Score every pair in one batch; a pair passes when the negative call scores strictly higher."""
-    records = [record for pair in pairs for record in pair.records()]
+    records = [record for pair in pairs for record in pair_records(pair, profile, text_column)]
     scores = np.asarray(predict(records), dtype=np.float64).reshape(-1, 2)
     wins = scores[:, 1] > scores[:, 0]
     per_style: Counter[str] = Counter()
@@ -126,21 +140,46 @@ def check_pairs(
     )
 
 
-def check_seed_pair(predict: Predict, profile: Mapping[str, Any] = SEED_PROFILE) -> SeedPairResult:
-    records = [{**profile, TEXT: SEED_POSITIVE}, {**profile, TEXT: SEED_NEGATIVE}]
+def check_seed_pair(
+    predict: Predict, profile: Mapping[str, Any] = SEED_PROFILE, text_column: str = TEXT
+) -> SeedPairResult:
+    records = [{**profile, text_column: SEED_POSITIVE}, {**profile, text_column: SEED_NEGATIVE}]
     positive, negative = (float(p) for p in np.asarray(predict(records), dtype=np.float64))
     return SeedPairResult(positive, negative)
 
 
-def check_freeform(predict: Predict, path: Path = FREEFORM_PATH) -> PairsResult:
-    return check_pairs(predict, load_freeform_pairs(path), _styles(path))
+def check_freeform(
+    predict: Predict,
+    path: Path = FREEFORM_PATH,
+    *,
+    profile: Mapping[str, Any] | None = None,
+    text_column: str = TEXT,
+) -> PairsResult:
+    return check_pairs(
+        predict, load_freeform_pairs(path), _styles(path), profile=profile, text_column=text_column
+    )
 
 
-def run_checks(predict: Predict, *, grammar_pairs: bool = True) -> dict[str, Any]:
-    """The seed pair, the free-form pairs and (``grammar_pairs``) the grammar-side sentiment pairs."""
-    results: dict[str, Any] = {"seed_pair": check_seed_pair(predict), "freeform": check_freeform(predict)}
+def run_checks(
+    predict: Predict,
+    *,
+    grammar_pairs: bool = True,
+    profile: Mapping[str, Any] | None = None,
+    text_column: str = TEXT,
+) -> dict[str, Any]:
+    """The seed pair, the free-form pairs and (``grammar_pairs``) the grammar-side sentiment pairs.
+
+    ``profile``: score every text on this one customer (training uses its data's typical customer,
+    so the check runs on any columns); ``None``: the seed's profile and each pair's own.
+    """
+    results: dict[str, Any] = {
+        "seed_pair": check_seed_pair(predict, SEED_PROFILE if profile is None else profile, text_column),
+        "freeform": check_freeform(predict, profile=profile, text_column=text_column),
+    }
     if grammar_pairs:
-        results["sentiment_pairs"] = check_pairs(predict, load_sentiment_pairs())
+        results["sentiment_pairs"] = check_pairs(
+            predict, load_sentiment_pairs(), profile=profile, text_column=text_column
+        )
     return results
 
 

@@ -470,13 +470,15 @@ def infer_columns(
     categorical: Sequence[str] | None = None,
     text: Sequence[str] | None = None,
     label: str | None = None,
+    ignore: Sequence[str] = (),
 ) -> Columns:
     """Resolve the feature and label columns: a given flag wins, then our names table, then the data.
 
     For data that is not ours, columns are typed from up to ``SCANNED_ROWS`` rows: numbers ->
     numerical; strings with at most ``MAX_CATEGORIES`` distinct values (and repeats) ->
     categorical; the string column with the longest values -> text. Identifier-like columns
-    (all distinct, or named like ``customer_id``/``Phone``) and nested values are ignored.
+    (all distinct, or named like ``customer_id``/``Phone``) and nested values are ignored, and so
+    are the columns in ``ignore`` (e.g. the cross-validation groups).
     """
     from churn_contracts import features
 
@@ -512,7 +514,9 @@ def infer_columns(
             )
         label = found[0]
         how["label"] = "inferred"
-    taken = {label} | {n for kind in ("numerical", "categorical", "text") for n in (given[kind] or ())}
+    taken = {label, *ignore} | {
+        n for kind in ("numerical", "categorical", "text") for n in (given[kind] or ())
+    }
     rows = dataset.records[:SCANNED_ROWS]
     na = dataset.na_tokens
     kinds: dict[str, str] = {}
@@ -555,5 +559,5 @@ def infer_columns(
         tuple(given["text"]),
         label,
         how,
-        tuple(c for c in ignored if c not in text_columns),
+        tuple(c for c in ignored if c not in text_columns) + tuple(c for c in ignore if c in dataset.columns),
     )

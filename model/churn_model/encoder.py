@@ -35,6 +35,7 @@ Behaviour worth knowing:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -65,6 +66,8 @@ _QUANTISATION = "int8dyn-perchannel-pertext"
 _ORT_QUANTISATION = "ort-int8dyn-perchannel-matmul-perpiece"
 
 _LOADED: dict[tuple[str, ...], Any] = {}
+# Vectors kept in memory while training (identity -> text -> vector): see remembered_embeddings.
+_REMEMBERED: dict[str, dict[str, np.ndarray]] | None = None
 _LOAD_LOCK = threading.Lock()
 _WEIGHTS_DIGEST: dict[str, str] = {}
 
@@ -106,8 +109,12 @@ def _weights_digest(path: Path) -> str:
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 ENCODERS = ("minilm", "static")
-# What transform returns (axes.py): the intent score, the similarity to each statement, or the vector.
-TEXT_FEATURES = ("intent", "axes", "embedding")
+# What transform returns (axes.py): the intent score, the similarity to each statement, the vector,
+# the intent score beside the vector, or beside the vector's first principal components (fitted
+# on the training texts).
+TEXT_FEATURES = ("intent", "axes", "embedding", "intent+embedding", "intent+pca64")
+# Principal components kept by "intent+pcaN".
+_PCA_PREFIX = "intent+pca"
 # Chosen on the free-form pairs and the template-disjoint split (model/README.md).
 DEFAULT_TEXT_FEATURES = "intent"
 BACKENDS = ("torch", "onnx")
@@ -168,6 +175,23 @@ def static_ready_dir(source: Path, *, build: bool = True) -> Path:
         raise FileNotFoundError(f"{source} is not a static encoder, and nothing is distilled at serve time")
     _offline()
     return build_static_dir(source, target)
+
+
+@contextlib.contextmanager
+def remembered_embeddings() -> Any:
+    """Inside this block every text is embedded at most once per encoder identity.
+
+    Training embeds the texts for the cross-validated choice of text features, then fits the
+    chosen pipeline, whose ColumnTransformer clones the encoder: the clones find the vectors here
+    instead of encoding again (with or without an on-disk cache). Nothing outlives the block.
+    """
+    global _REMEMBERED
+    outer = _REMEMBERED
+    _REMEMBERED = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _REMEMBERED = outer
 
 
 def load_backend_model(path: Path, encoder: str, backend: str, device: str, precision: str) -> Any:
@@ -307,6 +331,15 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
             raise ValueError(f"features must be one of {TEXT_FEATURES}, got {self.features!r}")
         if self.features != "embedding":
             self.axes_ = self.embed(list(axes.STATEMENTS))
+        if self.features.startswith(_PCA_PREFIX):
+            from sklearn.decomposition import PCA
+
+            # Label-free: the directions the training calls vary along most (pickled, 64 x 384).
+            vectors = self.embed(as_texts(X))
+            components = min(int(self.features[len(_PCA_PREFIX) :]), *vectors.shape)
+            pca = PCA(components, random_state=0).fit(vectors)
+            self.pca_mean_ = pca.mean_.astype(np.float32)
+            self.pca_components_ = pca.components_.astype(np.float32)
         return self
 
     def transform(self, X: Any) -> np.ndarray:
@@ -318,7 +351,21 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
             return vectors
         if self.features == "axes":
             return axes.similarities(vectors, self.axes_)
+        if self.features == "intent+embedding":
+            return np.hstack([axes.intent(vectors, self.axes_), np.asarray(vectors, dtype=np.float32)])
+        if self.features.startswith(_PCA_PREFIX):
+            reduced = (np.asarray(vectors, dtype=np.float32) - self.pca_mean_) @ self.pca_components_.T
+            return np.hstack([axes.intent(vectors, self.axes_), reduced])
         return axes.intent(vectors, self.axes_)
+
+    def width(self) -> int:
+        """Columns ``transform`` returns per text."""
+        fixed = axes.WIDTHS.get(self.features)
+        if fixed is not None:
+            return fixed
+        if self.features.startswith(_PCA_PREFIX):
+            return 1 + int(self.features[len(_PCA_PREFIX) :])
+        return self.dimension + (1 if self.features == "intent+embedding" else 0)
 
     def __sklearn_is_fitted__(self) -> bool:
         return self.features == "embedding" or hasattr(self, "axes_")
@@ -331,6 +378,10 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
             names = [f"{prefix}_axis_{name}" for name in axes.NAMES]
         else:
             names = [f"{prefix}_emb{i}" for i in range(self.dimension)]
+            if self.features == "intent+embedding":
+                names.insert(0, f"{prefix}_intent")
+            elif self.features.startswith(_PCA_PREFIX):
+                names = [f"{prefix}_intent"] + [f"{prefix}_pc{i}" for i in range(len(self.pca_components_))]
         return np.asarray(names, dtype=object)
 
     # --- pickling: path and parameters only ----------------------------------
@@ -442,6 +493,16 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if _REMEMBERED is not None:
+            memory = _REMEMBERED.setdefault(self.identity, {})
+            todo = [t for t in dict.fromkeys(texts) if t not in memory]
+            if todo:
+                memory.update(zip(todo, self._embed_stored(todo), strict=True))
+            return np.stack([memory[t] for t in texts]).astype(np.float32, copy=False)
+        return self._embed_stored(texts)
+
+    def _embed_stored(self, texts: list[str]) -> np.ndarray:
+        """Embeddings through the on-disk cache when there is one."""
         cache = self._embedding_cache()
         if cache is None:
             return self._embed_uncached(texts)

@@ -1,6 +1,6 @@
 """Metrics, suggested risk thresholds and plots for a trained churn model.
 
-Suggested thresholds (computed on the test set, or on train when there is none):
+Suggested thresholds (computed on out-of-fold scores of the training rows, never on the test set):
 - ``high``: the lowest threshold at which precision reaches HIGH_PRECISION (0.6),
   i.e. the most churners caught while at least 3 in 5 high-risk alerts are
   real. Retention offers cost money, so a high alert should usually be right.
@@ -80,6 +80,10 @@ def suggest_thresholds(
     medium = min(medium, high)
     index = int(np.searchsorted(thresholds, medium))
     medium_at = {"precision": float(precision[index]), "recall": float(recall[index])}
+    # The customers behind each figure: all scored, the churners among them, those at or above it.
+    y, p = np.asarray(y), np.asarray(p, dtype=np.float64)
+    for at, cut in ((high_at, high), (medium_at, medium)):
+        at.update(customers=len(y), churners=int(y.sum()), flagged=int((p >= cut).sum()))
     return {
         "high": high,
         "medium": medium,
@@ -139,14 +143,22 @@ def evaluate(
     *,
     oracle: Mapping[str, Any] | None = None,
     feature_set: str = "both",
+    out_of_fold: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Metrics on train (and test), thresholds from test when there is one."""
+    """Metrics on train, out of fold and on test; thresholds from the out-of-fold scores.
+
+    ``out_of_fold``: labels and held-out probabilities of training rows (churn_model.select). The
+    thresholds never read the test file: without out-of-fold scores they come from the training
+    scores (``computed_on: train``).
+    """
     metrics: dict[str, Any] = {"train": binary_metrics(y_train, p_train)}
-    holdout_y, holdout_p = (y_train, p_train) if y_test is None or p_test is None else (y_test, p_test)
+    if out_of_fold is not None:
+        metrics["out_of_fold"] = binary_metrics(*out_of_fold)
     if y_test is not None and p_test is not None:
         metrics["test"] = binary_metrics(y_test, p_test)
-    metrics["thresholds"] = suggest_thresholds(holdout_y, holdout_p)
-    metrics["thresholds"]["computed_on"] = "test" if "test" in metrics else "train"
+    basis_y, basis_p = (y_train, p_train) if out_of_fold is None else out_of_fold
+    metrics["thresholds"] = suggest_thresholds(basis_y, basis_p)
+    metrics["thresholds"]["computed_on"] = "train" if out_of_fold is None else "out_of_fold"
     reference = oracle_auc(oracle, feature_set)
     if reference is not None:
         metrics["oracle"] = {"feature_set": feature_set, "roc_auc": reference, "figures": dict(oracle or {})}
@@ -162,18 +174,18 @@ def write_metrics(path: Path, metrics: Mapping[str, Any]) -> Path:
 
 def summary(metrics: Mapping[str, Any]) -> str:
     lines = []
-    for split in ("train", "test"):
+    for split in ("train", "out_of_fold", "test"):
         if split in metrics:
             m = metrics[split]
             auc = "n/a" if m["roc_auc"] is None else f"{m['roc_auc']:.4f}"
             pr = "n/a" if m["pr_auc"] is None else f"{m['pr_auc']:.4f}"
             lines.append(
-                f"{split:5s} n={m['n']:6d} auc={auc} pr_auc={pr} acc={m['accuracy']:.4f} "
+                f"{split.replace('out_of_fold', 'oof'):5s} n={m['n']:6d} auc={auc} pr_auc={pr} acc={m['accuracy']:.4f} "
                 f"precision={m['precision']:.4f} recall={m['recall']:.4f} f1={m['f1']:.4f} brier={m['brier']:.4f}"
             )
     t = metrics["thresholds"]
     lines.append(
-        f"thresholds ({t['computed_on']}): high={t['high']:.4f} "
+        f"thresholds ({t['computed_on']}, {t['at_high'].get('customers', '?')} customers): high={t['high']:.4f} "
         f"(precision {t['at_high']['precision']:.3f}, recall {t['at_high']['recall']:.3f}), "
         f"medium={t['medium']:.4f} (precision {t['at_medium']['precision']:.3f}, "
         f"recall {t['at_medium']['recall']:.3f})"

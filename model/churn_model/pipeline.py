@@ -131,6 +131,7 @@ def build_pipeline(
     if spec.categorical:
         onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
         steps.append(("categorical", onehot, [columns[n] for n in spec.categorical]))
+    text_width = 0
     for name in spec.text:
         encoder = SentenceEncoder(
             batch_size=batch_size,
@@ -143,17 +144,15 @@ def build_pipeline(
             encoder=encoder,
             backend=encoder_backend,
         )
+        if classifier == "additive":
+            text_width += WIDTHS[text_features] if text_features in WIDTHS else encoder.width()
         # A scalar column index hands the encoder a 1-D column of texts.
         steps.append((f"text:{name}", encoder, columns[name]))
     features = ColumnTransformer(steps, sparse_threshold=0.0)
     if classifier == "additive":
-        # The text block comes last in the ColumnTransformer's output; its width is known up front.
-        if spec.text and text_features not in WIDTHS:
-            raise ValueError(
-                "the additive classifier takes --text-features intent or axes; "
-                "for the embedding use --classifier hgb or logreg"
-            )
-        classifier_params["text_columns"] = len(spec.text) * WIDTHS.get(text_features, 0)
+        # The text block comes last in the ColumnTransformer's output; its width is known up front
+        # (an embedding's from the encoder's dimension).
+        classifier_params["text_columns"] = text_width
     model = build_classifier(
         classifier,
         n_estimators=n_estimators,

@@ -12,6 +12,7 @@ the model directory so the job's model.tar.gz serves as is.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -28,10 +29,11 @@ from churn_contracts.endpoint import FeatureSpec
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
-from . import dataio, evaluate
+from . import dataio, evaluate, select
 from .artifact import METRICS_FILE, save_model
-from .encoder import DEFAULT_TEXT_FEATURES, TEXT_FEATURES
+from .encoder import TEXT_FEATURES, remembered_embeddings
 from .explain import typical_customer
 from .pipeline import CALIBRATIONS, CLASSIFIERS, build_pipeline, encoders, to_matrix
 
@@ -45,6 +47,8 @@ SEED_LABEL = "y"
 # Chosen on the template-disjoint split (model/README.md, bench_template_split.py).
 DEFAULT_GRANULARITY = "text"  # see model/README.md: mixed evidence, real data and speed decide
 DEFAULT_CALIBRATION = "sigmoid"  # lowest Brier that keeps the ranking (isotonic makes ties)
+# The data decides (churn_model.select): cross-validated on the training rows, guarded by the check.
+DEFAULT_TEXT_FEATURES = select.AUTO
 
 
 @dataclass
@@ -62,6 +66,9 @@ class TrainConfig:
     text_features: str = DEFAULT_TEXT_FEATURES
     calibration: str = DEFAULT_CALIBRATION
     classifier_params: dict[str, Any] = field(default_factory=dict)
+    # The folds behind the choice of text features and the thresholds (a column keeps groups together).
+    cv_folds: int = select.DEFAULT_FOLDS
+    cv_groups: str | None = None
     # How, not what: these do not change the model (cache and device aside from float noise).
     batch_size: int = 64
     embedding_cache: str | None = None
@@ -98,6 +105,11 @@ def fit_pipeline(
         raise dataio.DataError("the training set is empty")
     if len(np.unique(labels)) < 2:
         raise dataio.DataError(f"the training labels are all {int(labels[0])}: both classes are needed")
+    if config.text_features == select.AUTO:
+        # Without train_model's model check: the cross-validation alone decides.
+        with remembered_embeddings():
+            chosen = run_selection(records, labels, config).chosen
+            return fit_pipeline(records, labels, dataclasses.replace(config, text_features=chosen))
     pipeline = build_pipeline(
         config.spec,
         classifier=config.classifier,
@@ -120,9 +132,57 @@ def fit_pipeline(
     started = time.perf_counter()
     matrix = features.fit_transform(to_matrix(records, config.spec), labels)
     encoded = time.perf_counter() - started
-    _fit_classifier(classifier, matrix, labels, progress=config.progress)
+    # One OpenMP thread (see churn_model.select): boosting's spin-waiting team is many times
+    # slower than one thread on a busy machine, and the fit is small beside the encoding.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        _fit_classifier(classifier, matrix, labels, progress=config.progress)
     positive = list(classifier.classes_).index(1)
     return pipeline, classifier.predict_proba(matrix)[:, positive], encoded
+
+
+def encoder_params(config: TrainConfig) -> dict[str, Any]:
+    """The SentenceEncoder's parameters for ``config`` (as build_pipeline sets them)."""
+    return {
+        "batch_size": config.batch_size,
+        "device": config.device,
+        "precision": config.precision,
+        "cache_dir": config.embedding_cache,
+        "show_progress_bar": config.progress,
+        "granularity": config.text_granularity,
+        "encoder": config.encoder,
+        "backend": config.encoder_backend,
+    }
+
+
+def run_selection(
+    records: Sequence[Mapping[str, Any]],
+    labels: np.ndarray,
+    config: TrainConfig,
+    *,
+    groups: Sequence[Any] | None = None,
+    reference: Mapping[str, Any] | None = None,
+) -> select.Selection:
+    """Cross-validate the text-feature candidates (``auto``) or the one given, on shared folds."""
+    auto = config.text_features == select.AUTO
+    return select.cross_validate(
+        records,
+        labels,
+        config.spec,
+        candidates=select.CANDIDATES if auto else (config.text_features,),
+        classifier=config.classifier,
+        classifier_params={
+            "n_estimators": config.n_estimators,
+            "class_weight": config.class_weight,
+            **config.classifier_params,
+        },
+        encoder_params=encoder_params(config),
+        seed=config.seed,
+        folds=config.cv_folds,
+        groups=None if groups is None else np.asarray(groups, dtype=object),
+        grouped_by=config.cv_groups,
+        reference=reference,
+        auto=auto,
+    )
 
 
 def _fit_classifier(
@@ -180,13 +240,18 @@ def train_model(
     config = config or TrainConfig()
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    train_records, y_train = dataio.load(
-        train_path,
-        config.spec,
-        label_name=config.label_name,
-        positive_label=config.positive_label,
-        options=read_options,
+    train_data = (
+        train_path
+        if isinstance(train_path, dataio.Dataset)
+        else dataio.read_dataset(train_path, read_options)
     )
+    train_records, y_train = dataio.prepare(
+        train_data, config.spec, label_name=config.label_name, positive_label=config.positive_label
+    )
+    groups = None
+    if config.cv_groups:
+        dataio.check_columns(train_data, [config.cv_groups], "cross-validation group column")
+        groups = [raw.get(config.cv_groups) for raw in train_data.records]
     test_records, y_test = (None, None)
     if test_path is not None:
         test_records, y_test = dataio.load(
@@ -199,10 +264,24 @@ def train_model(
         )
     seconds["read"] = time.perf_counter() - started
     logger.info("training on %d records (%d churners)", len(y_train), int(y_train.sum()))
+    if len(np.unique(y_train)) < 2:
+        raise dataio.DataError(f"the training labels are all {int(y_train[0])}: both classes are needed")
+    # The "typical customer": explanations replace profile features with it, the model check
+    # scores its pairs on it.
+    reference = typical_customer(train_records, config.spec.numerical, config.spec.categorical)
+    guarded = checks and checks_apply(config.spec)
 
-    mark = time.perf_counter()
-    pipeline, p_train, seconds["encode_train"] = fit_pipeline(train_records, y_train, config)
-    seconds["fit"] = time.perf_counter() - mark
+    with remembered_embeddings():  # the texts are encoded once, for the folds and the final fit
+        mark = time.perf_counter()
+        selection = run_selection(
+            train_records, y_train, config, groups=groups, reference=reference if guarded else None
+        )
+        seconds["cross_validation"] = time.perf_counter() - mark
+        print(selection.table(), flush=True)
+        config = dataclasses.replace(config, text_features=selection.chosen)
+        mark = time.perf_counter()
+        pipeline, p_train, seconds["encode_train"] = fit_pipeline(train_records, y_train, config)
+        seconds["fit"] = time.perf_counter() - mark
     p_test = None
     if test_records is not None:
         mark = time.perf_counter()
@@ -214,23 +293,29 @@ def train_model(
     else:
         oracle = evaluate.read_oracle(Path(test_path or train_path))
     metrics = evaluate.evaluate(
-        y_train, p_train, y_test, p_test, oracle=oracle, feature_set=feature_set_name(config.spec)
+        y_train,
+        p_train,
+        y_test,
+        p_test,
+        oracle=oracle,
+        feature_set=feature_set_name(config.spec),
+        out_of_fold=(selection.labels, select.out_of_fold_probabilities(selection, pipeline)),
     )
+    metrics["text_features"] = selection.to_json()
     created = dt.datetime.now(dt.UTC)
     metrics["seconds"] = seconds
     print(evaluate.summary(metrics), flush=True)
-    if checks and checks_apply(config.spec):
+    if guarded:
         mark = time.perf_counter()
-        metrics["checks"] = model_checks(pipeline, config.spec, metrics)
+        metrics["checks"] = model_checks(pipeline, config.spec, metrics, reference)
         seconds["checks"] = time.perf_counter() - mark
 
     if model_dir is not None:
         model_dir = Path(model_dir)
         metadata = build_metadata(config, pipeline, metrics, created, model_version)
-        # The "typical customer" explanations replace profile features with (churn_model.explain).
-        metadata["reference"] = typical_customer(
-            train_records, config.spec.numerical, config.spec.categorical
-        )
+        metadata["reference"] = reference
+        # The model card: the cross-validated candidates and the choice, beside the hyperparameters.
+        metadata["text_features"] = metrics["text_features"]
         save_model(
             pipeline,
             model_dir,
@@ -252,30 +337,31 @@ def train_model(
 
 
 def checks_apply(spec: FeatureSpec) -> bool:
-    """The model checks score our profiles with a call's text: they need the names table's columns,
-    and the free-form pairs beside the package (a SageMaker source_dir has none)."""
-    from churn_contracts import features
-
+    """The model check writes its texts into the data's first text column, on any columns; it needs
+    one, and the free-form pairs beside the package (a SageMaker source_dir has none)."""
     from .checks import FREEFORM_PATH
 
-    ours = bool(spec.text) and spec.text[0] == features.TEXT and set(spec.all) <= set(features.MODEL_FEATURES)
-    if ours and not FREEFORM_PATH.is_file():
+    if not spec.text:
+        return False
+    if not FREEFORM_PATH.is_file():
         logger.info("model check skipped: %s is not here", FREEFORM_PATH)
         return False
-    return ours
+    return True
 
 
-def model_checks(pipeline: Pipeline, spec: FeatureSpec, metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """The seed's pair and the free-form pairs (churn_model.checks), printed and returned for metrics.json."""
+def model_checks(
+    pipeline: Pipeline, spec: FeatureSpec, metrics: Mapping[str, Any], reference: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The seed's pair and the free-form pairs on the typical customer, printed and returned for metrics.json."""
     from . import checks
 
     def predict(records: list[dict[str, Any]]) -> np.ndarray:
         return score(pipeline, records, spec)
 
-    results = checks.run_checks(predict, grammar_pairs=False)
+    results = checks.run_checks(predict, grammar_pairs=False, profile=reference, text_column=spec.text[0])
     oracle = metrics.get("oracle", {}).get("roc_auc")
     print(checks.format_check(results, test_auc=metrics.get("test", {}).get("roc_auc"), oracle_auc=oracle))
-    return checks.to_json(results)
+    return {**checks.to_json(results), "profile": "reference", "text_column": spec.text[0]}
 
 
 def build_metadata(
@@ -383,14 +469,15 @@ def parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--best-flags",
         action="store_true",
-        help="start from the measured best flags (churn_model/best_flags.py); explicit flags still win",
+        help="start from the measured best flags (churn_model/best_flags.py; the default since issue 20); "
+        "explicit flags still win",
     )
     model.add_argument(
         "--classifier",
         choices=CLASSIFIERS,
         default="rf",
         help="rf (the seed's forest), hgb (boosting), logreg, or additive: boosting on the profile "
-        "plus a linear text term (default rf)",
+        "plus a linear text term (default: the best flags' additive)",
     )
     model.add_argument(
         "--n-estimators", type=int, default=100, help="trees (rf) or boosting iterations (hgb, additive)"
@@ -421,10 +508,23 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--text-features",
-        choices=TEXT_FEATURES,
+        choices=(select.AUTO, *TEXT_FEATURES),
         default=DEFAULT_TEXT_FEATURES,
         help="what the classifier sees of a text: its intent score (leaving vs staying statements), "
-        f"its similarity to each statement (axes), or the embedding (default {DEFAULT_TEXT_FEATURES})",
+        "its similarity to each statement (axes), the embedding, the intent beside the embedding, "
+        f"or auto: the best of those by cross-validation on the training rows (default {DEFAULT_TEXT_FEATURES})",
+    )
+    run.add_argument(
+        "--cv-folds",
+        type=_folds,
+        default=select.DEFAULT_FOLDS,
+        help="stratified folds for the text-feature choice and the out-of-fold thresholds (default 5)",
+    )
+    run.add_argument(
+        "--cv-groups",
+        default=None,
+        help="a column whose values a fold keeps together (e.g. template_group in our generated data); "
+        "it is never a feature",
     )
     run.add_argument("--batch-size", type=int, default=64)
     run.add_argument("--embedding-cache", default=None, help="directory for cached text embeddings")
@@ -495,6 +595,8 @@ def config_from_args(args: argparse.Namespace, columns: dataio.Columns | None = 
         text_features=args.text_features,
         calibration=args.calibration,
         classifier_params=params,
+        cv_folds=args.cv_folds,
+        cv_groups=args.cv_groups or None,
         batch_size=args.batch_size,
         embedding_cache=args.embedding_cache,
         device=args.device,
@@ -515,6 +617,13 @@ def write_serving_code(model_dir: Path) -> None:
             f"is not importable ({exc})"
         ) from exc
     write_code_dir(model_dir)
+
+
+def _folds(value: str) -> int:
+    folds = int(value)
+    if folds < 2:
+        raise argparse.ArgumentTypeError(f"cross-validation needs at least 2 folds, got {folds}")
+    return folds
 
 
 def _delimiter(value: str) -> str:
@@ -567,7 +676,9 @@ def resolved_flags(config: TrainConfig, args: argparse.Namespace | None = None) 
         if value is not None:
             flags += ["--" + key.replace("_", "-"), str(value)]
     flags += ["--text-granularity", config.text_granularity, "--text-features", config.text_features]
-    flags += ["--calibration", config.calibration]
+    flags += ["--calibration", config.calibration, "--cv-folds", str(config.cv_folds)]
+    if config.cv_groups:
+        flags += ["--cv-groups", config.cv_groups]
     if args is not None:
         for name in ("encoding", "delimiter", "na_values"):
             if getattr(args, name, None) is not None:
@@ -576,15 +687,14 @@ def resolved_flags(config: TrainConfig, args: argparse.Namespace | None = None) 
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = parser()
-    args = p.parse_args(argv)
-    if args.best_flags:
-        # The best flags become the defaults, so anything given on the command line still wins.
-        from .best_flags import BEST_FLAGS
+    """The flags; the measured best flags are the defaults (``--best-flags`` says so explicitly),
+    so anything given on the command line still wins. Since issue 20 a run with no model flags
+    trains what ``--best-flags`` trains: on the outside dev set the seed's forest scored 0.94."""
+    from .best_flags import BEST_FLAGS
 
-        p.set_defaults(**{name.replace("-", "_"): value for name, value in BEST_FLAGS.items()})
-        args = p.parse_args(argv)
-    return args
+    p = parser()
+    p.set_defaults(**{name.replace("-", "_"): value for name, value in BEST_FLAGS.items()})
+    return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -603,6 +713,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             categorical=_names_flag(args.categorical_feature_names),
             text=_names_flag(args.textual_feature_names),
             label=args.label_name,
+            ignore=(args.cv_groups,) if args.cv_groups else (),
         )
     except (dataio.DataError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -46,6 +46,8 @@ KNOWN_FLAGS = frozenset(
         "encoder",
         "encoder-backend",
         "calibration",
+        "cv-folds",
+        "cv-groups",
         "encoding",
         "delimiter",
         "na-values",

@@ -196,7 +196,10 @@ def test_best_flags_become_the_defaults_and_explicit_flags_still_win():
     from churn_model.train import config_from_args, parse_args
 
     seed = config_from_args(parse_args(["--train", "t.jsonl", "--model-dir", "m"]))
-    assert seed.classifier == "rf" and seed.n_estimators == 100
+    # Since issue 20 no model flags at all train the best flags (the seed's forest: --classifier rf).
+    assert seed.classifier == "additive" and seed.n_estimators == 300 and seed.text_features == "auto"
+    forest = config_from_args(parse_args(["--train", "t", "--model-dir", "m", "--classifier", "rf"]))
+    assert forest.classifier == "rf" and "c" not in forest.classifier_params
     # Without name flags and without data to look at: the names table.
     assert seed.spec.numerical == features.NUMERICAL and seed.label_name == features.LABEL
     named = config_from_args(
@@ -215,7 +218,7 @@ def test_best_flags_become_the_defaults_and_explicit_flags_still_win():
         "c": 0.01,
     }
     assert best.spec.numerical == features.NUMERICAL and best.spec.categorical == features.CATEGORICAL
-    assert best.text_granularity == "text" and best.text_features == "intent"
+    assert best.text_granularity == "text" and best.text_features == "auto"
     # --best-flags sets model hyperparameters only: no column names, so it fits any data.
     from churn_model.best_flags import BEST_FLAGS
 
