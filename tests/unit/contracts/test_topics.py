@@ -16,7 +16,7 @@ from churn_contracts.topics import (
 
 def test_table_has_one_praise_and_complaints():
     assert "praise" in TOPIC_IDS and "praise" not in COMPLAINT_TOPICS
-    assert COMPLAINT_TOPICS == {"coverage", "billing", "service", "competitor", "device"}
+    assert {"coverage", "billing", "service", "competitor", "device"} == COMPLAINT_TOPICS
     assert canonical("network") == "coverage" and canonical("price") == "billing"
     assert canonical("weather") is None
 
