@@ -59,6 +59,7 @@ class LiveLocal:
         self.socket: AgentSocket | None = None
         self.writer: SegmentWriter | None = None
         self.pushes = 0
+        self.updates: list[dict[str, Any]] = []  # every Churn Risk Updated detail the bus delivered
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -139,6 +140,7 @@ class LiveLocal:
                 try:
                     self.agents.push_handler(event, None)
                     self.pushes += 1
+                    self.updates.append(event.get("detail") or {})
                 except Exception as exc:  # left on the queue: delivered again after its visibility timeout
                     log.warning("Agent push failed: %s", type(exc).__name__)
                     continue
