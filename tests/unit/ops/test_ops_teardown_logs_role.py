@@ -43,4 +43,6 @@ def test_the_logging_role_is_retained_with_its_delete_command_and_a_warning() ->
         )
     (role,) = [r for r in report.retained if r.logical_id == "ApiGatewayLogsAccountRole"]
     assert f"aws iam delete-role --role-name {role.physical_id}" in role.delete_with
-    assert "--policy-name api-gateway-logs" in role.delete_with and "no API in this region" in role.delete_with
+    assert (
+        "--policy-name api-gateway-logs" in role.delete_with and "no API in this region" in role.delete_with
+    )
