@@ -88,7 +88,13 @@ def test_every_record_delivered_twice_scores_and_publishes_nothing_more(live: Li
     assert len(live.runtime.requests) == 2
     assert len(live.updates()) == 2
     # STARTED and the agent's turn again change nothing; the customer's turns and the end are duplicates.
-    assert [o.result for o in outcomes[1::2]] == ["no-change", "no-change", "duplicate", "duplicate", "duplicate"]
+    assert [o.result for o in outcomes[1::2]] == [
+        "no-change",
+        "no-change",
+        "duplicate",
+        "duplicate",
+        "duplicate",
+    ]
 
 
 def test_segments_out_of_order_are_rendered_in_the_order_they_were_said(live: Live) -> None:
