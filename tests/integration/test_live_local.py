@@ -122,3 +122,35 @@ def test_a_gone_agent_is_removed_when_the_next_update_comes(live: Any) -> None:
         ),
     )
     assert not table.get_item(Key={"contact_id": "it-contact-3", "connection_id": "gone-1"}).get("Item")
+
+
+@pytest.mark.slow
+def test_the_live_decoder_turns_a_wav_into_contact_lens_segments(tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    from churn_contracts.conversation import Role, Turn
+    from churn_local.live.asr import decode_live
+    from churn_local.transcribe.recordings import synthesize_call
+    from live_score.events import parse_segment_event
+
+    wav = tmp_path / "call.wav"
+    synthesize_call(
+        [
+            Turn(Role.AGENT, "Thanks for calling, how can I help?", 0.0),
+            Turn(Role.CUSTOMER, "I want to cancel my account today.", 3.0),
+        ],
+        wav,
+    )
+    events: list[dict[str, Any]] = []
+    finals = decode_live(wav, "asr-contact", events.append, speed=0)
+    parsed = [parse_segment_event(e) for e in events]  # the live function reads every one
+    assert parsed[0].event_type == "STARTED" and parsed[-1].event_type == "COMPLETED"
+    customer = [s for e in parsed for s in e.customer_finals]
+    assert finals >= 2 and customer and "cancel" in customer[-1].content
+    partial_ids = {
+        s["Utterance"]["TranscriptId"] for e in events for s in e.get("Segments", []) if "Utterance" in s
+    }
+    final_ids = {s.id for e in parsed for s in e.finals}
+    assert partial_ids and partial_ids <= final_ids  # every partial belongs to a turn that became final

@@ -20,6 +20,22 @@ from .agent import follow, render
 from .producer import DEMO_CALL, SpokenTurn
 
 
+def _demo_wav() -> Path:
+    """The demo call spoken by espeak-ng into a two-channel WAV (as the demo's recordings are)."""
+    import tempfile
+
+    from churn_contracts.conversation import Role, Turn
+
+    from ..transcribe.recordings import synthesize_call
+
+    path = Path(tempfile.mkdtemp(prefix="churn-live-")) / "demo-call.wav"
+    turns = [
+        Turn(Role.CUSTOMER if t.role == "CUSTOMER" else Role.AGENT, t.text, t.begin_s) for t in DEMO_CALL
+    ]
+    synthesize_call(turns, path)
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m churn_local.live", description=__doc__)
     parser.add_argument("--model-dir", default="artifacts/model", help="a trained model (make train)")
@@ -29,6 +45,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rescore-seconds", type=float, default=10.0, help="LiveRescoreSeconds")
     parser.add_argument("--contact-id", default="demo-contact-0001")
     parser.add_argument("--customer-id", default="C-LIVE-1", help="the contact flow's customer id attribute")
+    parser.add_argument(
+        "--wav",
+        help="a 16 kHz two-channel WAV (customer on channel 0) to decode live; default: the demo call",
+    )
+    parser.add_argument(
+        "--scripted",
+        action="store_true",
+        help="put the demo call's text as segments, without speech recognition",
+    )
     args = parser.parse_args(argv)
     model_dir = Path(args.model_dir)
     if not (model_dir / "model.json").is_file():
@@ -71,7 +96,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             who = "customer" if turn.role == "CUSTOMER" else "agent   "
             print(f"[call {time.monotonic() - started:5.1f}s] {who}: {turn.text}", flush=True)
 
-        live.writer.play(args.contact_id, DEMO_CALL, speed=args.speed, on_final=said)
+        if args.scripted:
+            live.writer.play(args.contact_id, DEMO_CALL, speed=args.speed, on_final=said)
+        else:
+            wav = Path(args.wav) if args.wav else _demo_wav()
+            say(f"decoding {wav} live with pocketsphinx (channel 0 customer, channel 1 agent)")
+
+            def emit(event: dict) -> None:
+                live.writer.put(event)
+                for segment in event.get("Segments", []):
+                    final = segment.get("Transcript")
+                    if final:
+                        who = "customer" if final["ParticipantRole"] == "CUSTOMER" else "agent   "
+                        print(
+                            f"[call {time.monotonic() - started:5.1f}s] {who}: {final['Content']}", flush=True
+                        )
+
+            from .asr import decode_live
+
+            decode_live(wav, args.contact_id, emit, speed=args.speed)
         live.wait_idle(settle_s=1.5, timeout_s=60)
         stop.set()
         item = live.contact(args.contact_id) or {}
