@@ -22,7 +22,7 @@ PREFIX = f"{STACK}-"
 
 def calls_table_definition(name: str) -> dict[str, Any]:
     """The calls table as template.yaml declares it (keys and indexes), for moto."""
-    from churn_local.template import load_template
+    from churn_ops.template_rules import load_template
 
     from tests.conftest import ROOT
 

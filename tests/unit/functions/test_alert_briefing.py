@@ -242,7 +242,7 @@ class OneJob:
 
 def test_a_spoken_phone_number_never_reaches_an_alert_with_the_defaults(aws):
     import yaml
-    from churn_local.template import load_template
+    from churn_ops.template_rules import load_template
 
     parameters = load_template(ROOT / "template.yaml")["Parameters"]
     assert (

@@ -386,7 +386,11 @@ def test_sample_events_parse_as_their_function_expects():
     (put_obj,), _ = parse_created_objects(json.loads((EVENTS / "s3-put.json").read_text()))
     assert put_obj.key == "recordings/C-10042/call 2026-11-28T14:05:31Z.wav"
     (eb_obj,), _ = parse_created_objects(json.loads((EVENTS / "eventbridge-object-created.json").read_text()))
-    name = job_name("churn-local-", eb_obj.bucket, eb_obj.key, eb_obj.version_id or eb_obj.etag)
+    # A versioned bucket's event: the job is named by the version, so a re-upload is a new job.
+    assert eb_obj.version_id
+    name = job_name("churn-local-", eb_obj.bucket, eb_obj.key, eb_obj.version_id)
+    assert name != job_name("churn-local-", eb_obj.bucket, eb_obj.key, eb_obj.etag)
+    # The sample completion names the job the start function makes for the sample upload.
     completed = json.loads((EVENTS / "transcribe-completed.json").read_text())
     assert completed["detail"]["TranscriptionJobName"] == name
 
