@@ -20,6 +20,10 @@ class RecordingNotFoundError(LookupError):
     """The object is gone (deleted before we got to it)."""
 
 
+class InvalidVersionError(ValueError):
+    """S3 refused the event's version id as malformed (400): no retry can make it valid."""
+
+
 class TranscriptionRejectedError(ValueError):
     """Transcribe refused the request itself (BadRequestException): retrying will not help."""
 
@@ -37,6 +41,7 @@ class Rejection(StrEnum):
     INVALID_KEY = "invalid-key"
     EMPTY_OBJECT = "empty-object"
     NOT_FOUND = "not-found"
+    INVALID_VERSION = "invalid-version"
 
 
 class RecordingRejected(ValueError):

@@ -13,6 +13,7 @@ from typing import Protocol
 from .config import Settings
 from .models import (
     CreatedObject,
+    InvalidVersionError,
     JobRequest,
     Outcome,
     Recording,
@@ -61,6 +62,8 @@ def identify(obj: CreatedObject, settings: Settings, recordings: RecordingStore)
         metadata = recordings.metadata(obj.bucket, obj.key, obj.version_id)
     except RecordingNotFoundError:
         raise RecordingRejected(Rejection.NOT_FOUND) from None
+    except InvalidVersionError:
+        raise RecordingRejected(Rejection.INVALID_VERSION) from None
     if metadata.size == 0:
         raise RecordingRejected(Rejection.EMPTY_OBJECT)
     if metadata.customer_id and valid_id(metadata.customer_id.strip()):

@@ -321,6 +321,21 @@ def test_empty_and_vanished_objects_are_rejected(env, context):
     assert [r["reason"] for r in gone["rejected"]] == ["not-found"]
 
 
+def test_a_malformed_version_id_is_rejected_by_name_every_time_not_crashed(env, context, capsys):
+    # S3 answers HeadObject with a malformed versionId 400 (InvalidArgument): bad input, not an
+    # outage, so it is a named rejection, counted, and a redelivery is rejected the same way.
+    key = "recordings/C-1/versioned.wav"
+    put(env, key)
+    event = eventbridge(key)
+    event["detail"]["object"]["version-id"] = "not a version id"
+    for _ in range(2):
+        result = handler.lambda_handler(event, context)
+        assert [r["reason"] for r in result["rejected"]] == ["invalid-version"]
+        assert not result["started"] and not result["failed"] and jobs(env) == []
+        assert emitted_metrics(capsys.readouterr().out)["RecordingsRejected"] == [1.0]
+    assert env.dynamodb.Table(CALLS).scan()["Count"] == 0
+
+
 def test_foreign_bucket_is_rejected(env, context):
     result = handler.lambda_handler(eventbridge("recordings/C-1/a.wav", bucket="someone-elses"), context)
     assert [r["reason"] for r in result["rejected"]] == ["foreign-bucket"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..models import RecordingMetadata, RecordingNotFoundError
+from ..models import InvalidVersionError, RecordingMetadata, RecordingNotFoundError
 
 CUSTOMER_ID_METADATA = "customer-id"
 AGENT_ID_METADATA = "agent-id"  # the call's agent, where the contact centre's upload sets it
@@ -23,8 +23,13 @@ class RecordingStore:
         try:
             head = self._s3.head_object(**args)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}:
                 raise RecordingNotFoundError() from None
+            # S3 answers a malformed versionId with 400 InvalidArgument (a HEAD has no body, so
+            # botocore sees only the status): the event is bad, retrying cannot fix it.
+            if version_id and code in {"400", "InvalidArgument"}:
+                raise InvalidVersionError() from None
             raise
         # S3 lower-cases user metadata names.
         customer = (head.get("Metadata") or {}).get(CUSTOMER_ID_METADATA)
