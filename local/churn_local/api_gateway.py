@@ -1,8 +1,9 @@
 """A local API Gateway (REST) for the template's APIs: HTTP in, proxy events to the real handler.
 
-Configured from template.yaml, as the deployed gateway is: the ``AWS::Serverless::Api``'s stage,
-default authorizer, API key requirement, usage plan (rate, burst, daily quota) and gateway
-responses, and the routes of the functions' ``Api`` events. Checks run in API Gateway's order:
+Configured from the deployed stack, as the deployed gateway is: the ``AWS::Serverless::Api``'s
+stage, default authorizer, API key requirement, usage plan (rate, burst, daily quota) and gateway
+responses as the deployment resolved them (``StackSpec.apis``), and the routes of the deployed
+functions' ``Api`` events. Checks run in API Gateway's order:
 route, authentication (SigV4, verified against the local credentials), API key, usage plan; then
 the request becomes a REST proxy event for the function, and its answer the HTTP response.
 
@@ -28,7 +29,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .template import DEFAULT_ACCOUNT, DEFAULT_REGION, DEFAULT_STACK_NAME, Resolver, load_template
+from churn_ops.template_rules import TemplateError, load_template
+
+from .spec import DEFAULT_ACCOUNT, DEFAULT_REGION, DEFAULT_STACK_NAME, StackSpec, read_stack
 
 log = logging.getLogger(__name__)
 
@@ -113,39 +116,37 @@ class ApiSpec:
         return None
 
 
-def read_apis(
-    template_path: str | Path,
-    parameters: Mapping[str, Any] | None = None,
-    *,
-    region: str = DEFAULT_REGION,
-    stack_name: str = DEFAULT_STACK_NAME,
-) -> dict[str, ApiSpec]:
-    """Every ``AWS::Serverless::Api`` of the template with the routes its functions declare."""
+def apis_of(stack: StackSpec, template_path: str | Path) -> dict[str, ApiSpec]:
+    """Every ``AWS::Serverless::Api`` the deployment published, with its functions' routes.
+
+    The settings (stage, authorizer, API key, usage plan, gateway responses) are the values the
+    deployment resolved (``StackSpec.apis``); the routes are the ``Api`` events of the functions
+    it created, literal in the SAM template (SAM itself requires a literal Path and Method).
+    Other API types (a WebSocket ``AWS::ApiGatewayV2::Api``) are not served here.
+    """
     template = load_template(template_path)
-    resolver = Resolver(
-        template,
-        parameters={k: str(v) for k, v in (parameters or {}).items()},
-        region=region,
-        stack_name=stack_name,
-    )
     routes: dict[str, list[Route]] = {}
-    for logical_id, resource in resolver.resources.items():
-        if resource.get("Type") != "AWS::Serverless::Function" or not resolver.enabled(logical_id):
+    for logical_id, resource in template["Resources"].items():
+        # A function whose condition is false was not deployed: its routes do not exist either.
+        if resource.get("Type") != "AWS::Serverless::Function" or logical_id not in stack.functions:
             continue
-        for event in (resource.get("Properties") or {}).get("Events", {}).values():
+        for name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
             if event.get("Type") != "Api":
                 continue
             props = event.get("Properties") or {}
-            api = (props.get("RestApiId") or {}).get("Ref")
-            if api:
-                routes.setdefault(api, []).append(
-                    _route(props["Method"], props["Path"], logical_id, props.get("Auth"))
-                )
+            api = (
+                (props.get("RestApiId") or {}).get("Ref")
+                if isinstance(props.get("RestApiId"), dict)
+                else None
+            )
+            if api not in stack.apis:
+                continue
+            method, path = props.get("Method"), props.get("Path")
+            if not isinstance(method, str) or not isinstance(path, str):
+                raise TemplateError(f"{logical_id}'s Api event {name}: Path and Method must be literal")
+            routes.setdefault(api, []).append(_route(method, path, logical_id, props.get("Auth")))
     apis = {}
-    for logical_id, resource in resolver.resources.items():
-        if resource.get("Type") != "AWS::Serverless::Api" or not resolver.enabled(logical_id):
-            continue
-        props = resolver.resolve(resource.get("Properties") or {})
+    for logical_id, props in stack.apis.items():
         auth = props.get("Auth") or {}
         plan = auth.get("UsagePlan") or {}
         throttle, quota = plan.get("Throttle") or {}, plan.get("Quota") or {}
@@ -161,6 +162,18 @@ def read_apis(
             gateway_responses=props.get("GatewayResponses") or {},
         )
     return apis
+
+
+def read_apis(
+    template_path: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    region: str = DEFAULT_REGION,
+    stack_name: str = DEFAULT_STACK_NAME,
+) -> dict[str, ApiSpec]:
+    """The template's APIs as a throwaway deployment with ``parameters`` resolves them."""
+    stack = read_stack(template_path, parameters=parameters, region=region, stack_name=stack_name)
+    return apis_of(stack, template_path)
 
 
 class TokenBucket:
@@ -606,8 +619,8 @@ def invoke_through(processes: Mapping[str, Any]) -> Invoke:
 
 
 def serve_apis(
+    stack: StackSpec,
     template: str | Path,
-    parameters: Mapping[str, Any] | None,
     processes: Mapping[str, Any],
     *,
     api_key: str | None = None,
@@ -617,7 +630,7 @@ def serve_apis(
 ) -> dict[str, LocalApiGateway]:
     """Start a gateway for each API of the template whose functions run here (caller stops them)."""
     gateways: dict[str, LocalApiGateway] = {}
-    for logical_id, spec in read_apis(template, parameters, region=region).items():
+    for logical_id, spec in apis_of(stack, template).items():
         if not spec.routes or any(route.function not in processes for route in spec.routes):
             continue
         gateways[logical_id] = LocalApiGateway(

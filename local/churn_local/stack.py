@@ -330,8 +330,8 @@ class LocalStack:
         assert self.spec is not None
         processes = {logical_id: invoker.process for logical_id, invoker in self.invokers.items()}
         self.apis = serve_apis(
+            self.spec,
             self.template,
-            self.parameters,
             processes,
             api_key=self.api_key,
             credentials=Credentials(
@@ -387,6 +387,26 @@ def default_model_dir() -> Path | None:
     return path if path.is_dir() else None
 
 
+def missing_model(template: str | Path, model: str | None) -> str | None:
+    """Why a stack of ``template`` could not score, or None.
+
+    Without a model every score fails ("endpoint response is not JSON", the API's 502), long after
+    the stack said it was running: a template with a SageMaker endpoint needs one up front.
+    """
+    if model:
+        return None
+    resources = (load_template(template).get("Resources") or {}).values()
+    if not any(r.get("Type") == "AWS::SageMaker::Endpoint" for r in resources):
+        return None
+    path = Path(os.environ.get("CHURN_MODEL_DIR", "artifacts/model"))
+    if (path / "model.joblib").is_file():
+        return None
+    return (
+        f"no trained model in {path}: run `make data && make train` first "
+        "(`make demo` trains a small one), or pass --model DIR"
+    )
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run the stack in the foreground until SIGTERM/SIGINT, with a state file for other tools."""
     state_dir = Path(args.state_dir)
@@ -439,6 +459,9 @@ def up(args: argparse.Namespace, *, quiet: bool = False) -> dict[str, Any]:
         check_parameters(load_template(args.template), _parse_params(args.param))
     except TemplateError as exc:
         raise SystemExit(str(exc)) from None
+    problem = missing_model(args.template, args.model)
+    if problem:
+        raise SystemExit(problem)
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / "stack.log"
     command = [

@@ -3,6 +3,7 @@ the usage plan's token bucket and quota, gateway responses and the proxy events 
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 from churn_local.api_gateway import (
+    ApiSpec,
     Credentials,
     LocalApiGateway,
     SignatureError,
@@ -37,8 +39,18 @@ def signed(method: str, url: str, body: bytes = b"", *, secret: str = "testing",
     return headers
 
 
+@functools.cache
+def _apis(parameters: tuple[tuple[str, str], ...] = ()) -> dict[str, ApiSpec]:
+    # One throwaway deployment per set of parameters (each takes seconds), shared by the tests.
+    return read_apis(TEMPLATE, dict(parameters) or None)
+
+
+def apis(parameters: dict[str, str] | None = None) -> dict[str, ApiSpec]:
+    return _apis(tuple(sorted((parameters or {}).items())))
+
+
 def test_the_api_is_read_from_the_template_with_parameter_overrides() -> None:
-    spec = read_apis(TEMPLATE)["ScoreApi"]
+    spec = apis()["ScoreApi"]
     assert (spec.stage, spec.authorizer, spec.api_key_required) == ("live", "AWS_IAM", True)
     assert (spec.rate_per_s, spec.burst, spec.daily_quota) == (10.0, 20, 10000)
     assert {(r.method, r.resource, r.function) for r in spec.routes} == {
@@ -56,9 +68,7 @@ def test_the_api_is_read_from_the_template_with_parameter_overrides() -> None:
     assert all(r.api_key_required is False for r in spec.routes if r.authorizer == "NONE")
     assert spec.find("GET", "/v1/customers/C%2D1/calls")[1] == {"customer_id": "C-1"}
     assert spec.find("DELETE", "/v1/calls/x") is None and spec.find("GET", "/v1/calls/a/b") is None
-    custom = read_apis(
-        TEMPLATE, {"ApiThrottleRate": "2", "ApiThrottleBurst": "3", "ApiAuthorizer": "CognitoAuthorizer"}
-    )
+    custom = apis({"ApiThrottleRate": "2", "ApiThrottleBurst": "3", "ApiAuthorizer": "CognitoAuthorizer"})
     spec = custom["ScoreApi"]
     assert (spec.rate_per_s, spec.burst, spec.authorizer) == (2.0, 3, "CognitoAuthorizer")
 
@@ -99,14 +109,14 @@ def test_token_bucket_allows_the_burst_then_the_rate() -> None:
 
 
 def test_usage_plan_counts_each_key_apart_and_enforces_the_daily_quota() -> None:
-    spec = read_apis(TEMPLATE, {"ApiDailyQuota": "2", "ApiThrottleRate": "1000", "ApiThrottleBurst": "1000"})
+    spec = apis({"ApiDailyQuota": "2", "ApiThrottleRate": "1000", "ApiThrottleBurst": "1000"})
     plan = UsagePlan(spec["ScoreApi"])
     assert [plan.admit("a"), plan.admit("a"), plan.admit("a")] == [None, None, "QUOTA_EXCEEDED"]
     assert plan.admit("b") is None
 
 
 def gateway(invoke: Any = None, **parameters: str) -> LocalApiGateway:
-    spec = read_apis(TEMPLATE, parameters or None)["ScoreApi"]
+    spec = apis(parameters)["ScoreApi"]
     return LocalApiGateway(spec, invoke or (lambda function, event: {}), api_key="key", credentials=LOCAL)
 
 

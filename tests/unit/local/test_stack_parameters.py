@@ -62,3 +62,34 @@ def test_the_deploy_check_does_not_stand_on_the_local_emulation():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("tool", ["stack", "invoke"])
+def test_without_a_trained_model_stack_up_and_invoke_say_what_to_run_first(tmp_path: Path, tool: str):
+    # `make invoke` starts a stack by itself: both refuse in one line instead of a stack that
+    # answers every score with "endpoint response is not JSON" (the API's 502).
+    import os
+
+    state = tmp_path / "state"
+    if tool == "stack":
+        command = [sys.executable, "-m", "churn_local.stack", "--state-dir", str(state), "up", "--wait", "5"]
+    else:
+        command = [
+            sys.executable,
+            "-m",
+            "churn_local.invoke",
+            "--state-dir",
+            str(state),
+            "-",
+            "events/s3-put.json",
+        ]
+    env = {**os.environ, "CHURN_MODEL_DIR": str(tmp_path / "no-model")}
+    result = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1, result.stderr
+    assert (
+        f"no trained model in {tmp_path / 'no-model'}: run `make data && make train` first" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert not state.exists(), "nothing started"
