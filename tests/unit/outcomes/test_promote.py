@@ -146,7 +146,7 @@ def test_promote_refuses_a_model_trained_on_shuffled_labels_and_promotes_the_rea
     from churn_model.train import TrainConfig, train_model
 
     data = tmp_path / "data"
-    write_dataset(data, rows=500, test_fraction=0.4, seed=99)  # recent calls the models never saw
+    write_dataset(data, rows=1200, test_fraction=0.75, seed=99)  # 900 recent calls the models never saw
     rows = [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
     labels = np.random.default_rng(0).permutation([r["y"] for r in rows])
     shuffled_data = tmp_path / "shuffled.jsonl"
