@@ -45,8 +45,10 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-def latency_phase(live: Any, samples: int) -> list[float]:
+def latency_phase(live: Any, samples: int) -> tuple[list[float], list[float]]:
+    """Segment put -> agent message, and the part of it up to the bus rule's delivery."""
     latencies: list[float] = []
+    to_bus: list[float] = []
     for n in range(samples):
         contact = f"lat-{n:04d}"
         got = threading.Event()
@@ -76,9 +78,11 @@ def latency_phase(live: Any, samples: int) -> list[float]:
         live.writer.put(final)
         if got.wait(10):
             latencies.append((received[0] - sent) * 1000.0)
+            if contact in live.delivered_at:
+                to_bus.append((live.delivered_at[contact] - sent) * 1000.0)
         stop.set()
         agent.join(timeout=2)
-    return latencies
+    return latencies, to_bus
 
 
 def soak_phase(live: Any, calls: int, minutes: float, turn_s: float, dup: float) -> dict[str, Any]:
@@ -176,12 +180,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         LiveLocal(stack, rescore_seconds=args.rescore_seconds) as live,
     ):
         load = os.getloadavg()[0]
-        latencies = latency_phase(live, args.samples)
+        latencies, to_bus = latency_phase(live, args.samples)
         print(
             f"segment in -> agent message out: {len(latencies)}/{args.samples} samples, "
             f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 99):.0f} ms, "
-            f"max {max(latencies):.0f} ms (load average {load:.2f} at start, {os.cpu_count()} CPUs)"
+            f"max {max(latencies):.0f} ms (load average {load:.2f} at start, {os.cpu_count()} CPUs); "
+            f"of which segment in -> update off the bus: p50 {statistics.median(to_bus):.0f} ms, "
+            f"p99 {percentile(to_bus, 99):.0f} ms"
         )
+        if args.minutes <= 0:
+            return 0
         soak = soak_phase(live, args.calls, args.minutes, args.turn_seconds, args.dup)
         print(
             f"soak: {args.calls} calls x {args.minutes:g} min, a turn every {args.turn_seconds:g} s, "

@@ -60,6 +60,7 @@ class LiveLocal:
         self.writer: SegmentWriter | None = None
         self.pushes = 0
         self.updates: list[dict[str, Any]] = []  # every Churn Risk Updated detail the bus delivered
+        self.delivered_at: dict[str, float] = {}  # contact -> perf_counter when its last update left the bus
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -137,6 +138,9 @@ class LiveLocal:
             ).get("Messages", [])
             for message in messages:
                 event = json.loads(message["Body"])
+                contact = (event.get("detail") or {}).get("contact_id")
+                if isinstance(contact, str):
+                    self.delivered_at[contact] = time.perf_counter()
                 try:
                     self.agents.push_handler(event, None)
                     self.pushes += 1
