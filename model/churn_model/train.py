@@ -486,7 +486,9 @@ def parser() -> argparse.ArgumentParser:
         "--class-weight", type=_class_weight, default=None, help="none, balanced, balanced_subsample"
     )
     model.add_argument("--seed", type=int, default=0)
-    model.add_argument("--max-depth", type=int, default=None)
+    model.add_argument(
+        "--max-depth", type=_optional_int, default=None, help="tree depth; none: unlimited (best flags: 3)"
+    )
     model.add_argument("--min-samples-leaf", type=int, default=1)
     model.add_argument("--learning-rate", type=float, default=0.1, help="hgb and additive only")
     model.add_argument(
@@ -619,6 +621,11 @@ def write_serving_code(model_dir: Path) -> None:
     write_code_dir(model_dir)
 
 
+def _optional_int(value: str) -> int | None:
+    # The best flags are the defaults, so "no limit" must be sayable on the command line.
+    return None if value.strip().lower() in ("", "none") else int(value)
+
+
 def _folds(value: str) -> int:
     folds = int(value)
     if folds < 2:
@@ -673,8 +680,8 @@ def resolved_flags(config: TrainConfig, args: argparse.Namespace | None = None) 
         str(config.seed),
     ]
     for key, value in config.classifier_params.items():
-        if value is not None:
-            flags += ["--" + key.replace("_", "-"), str(value)]
+        if value is not None or key == "max_depth":  # unlimited depth is "none", not the default 3
+            flags += ["--" + key.replace("_", "-"), "none" if value is None else str(value)]
     flags += ["--text-granularity", config.text_granularity, "--text-features", config.text_features]
     flags += ["--calibration", config.calibration, "--cv-folds", str(config.cv_folds)]
     if config.cv_groups:

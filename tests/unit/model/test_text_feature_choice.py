@@ -115,7 +115,13 @@ def test_auto_cross_validates_every_candidate_and_stores_the_table_and_the_choic
     assert choice["customers"] == 300 and choice["folds"] == select.DEFAULT_FOLDS
     for candidate in choice["candidates"]:
         assert 0.0 <= candidate["roc_auc"] <= 1.0
-        assert candidate["seed_pair_ok"] is not None and candidate["freeform_share"] is not None
+    # The check runs down from the best AUC to the first that passes: the chosen one was checked,
+    # and every candidate scoring higher was checked and failed.
+    kept = next(c for c in choice["candidates"] if c["text_features"] == choice["chosen"])
+    assert kept["seed_pair_ok"] is not None and kept["freeform_share"] is not None
+    for candidate in choice["candidates"]:
+        if candidate["roc_auc"] > kept["roc_auc"] + select.TIE:
+            assert candidate["guard_ok"] is False
     saved = json.loads((auto_model.model_dir / "model.json").read_text())
     assert saved["hyperparameters"]["text_features"] == choice["chosen"]
     assert saved["text_features"]["chosen"] == choice["chosen"]
@@ -178,3 +184,22 @@ def test_the_auto_model_scores_a_record_alone_as_in_a_batch(data, auto_model):
     batch = model.predict_proba(records)
     alone = np.array([model.predict_proba([record])[0] for record in records])
     np.testing.assert_allclose(alone, batch, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("features", ["intent+pca64", "intent+embedding"])
+def test_every_new_candidate_scores_a_record_alone_as_in_a_batch(data, features):
+    from churn_model import dataio
+    from churn_model.train import fit_pipeline, score
+
+    config = _config(text_features=features, classifier="additive", classifier_params={"c": 0.1})
+    records, labels = dataio.load(data["train"], config.spec, label_name="y")
+    pipeline, _, _ = fit_pipeline(records[:150], labels[:150], config)
+    sample = [*records[150:170], {**records[170], "text": None}]
+    batch = score(pipeline, sample, config.spec)
+    alone = np.array([score(pipeline, [record], config.spec)[0] for record in sample])
+    np.testing.assert_allclose(alone, batch, rtol=0, atol=1e-6)
+    encoder = next(e for _, e, _ in pipeline.named_steps["features"].transformers_ if hasattr(e, "width"))
+    texts = [record["text"] for record in sample[:2]]
+    assert (
+        encoder.transform(texts).shape == (2, encoder.width()) == (2, 1 + (64 if "pca" in features else 384))
+    )
