@@ -34,6 +34,7 @@ import os
 import random
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -47,7 +48,7 @@ from churn_contracts.endpoint import FeatureSpec, RequestError, parse_request, p
 from churn_local.profiles import load_profiles
 from churn_local.runner import AsyncInvoker, DestinationSender, EventRunner, FunctionProcess
 from churn_local.scenario import Pipeline, RetentionTeam, call_items, queue_depth, turns_of, upload
-from churn_local.stack import LocalStack, function_environment
+from churn_local.stack import LocalStack, function_environment, function_identity
 from churn_model.data import generate_rows
 
 TERMINAL = {"ALERTED", "TRANSCRIPTION_FAILED", "SCORING_FAILED"}
@@ -267,7 +268,13 @@ def start_functions(
     servers.append(endpoint)
     destinations = DestinationSender(stack.client)
     stack.runner = EventRunner(stack.client("sqs"), stack.spec.account)
+    work_dir = Path(stack._exit.enter_context(tempfile.TemporaryDirectory(prefix="churn-chaos-iam-")))
     for logical_id, spec in stack.spec.functions.items():
+        # Each function as its own role with IAM enforced, as the stack runs it (STS through the
+        # stack's own endpoint: the chaos proxies fault the function's calls, not its start).
+        identity = function_identity(
+            stack.spec, spec, stack.endpoints, work_dir, enforce=stack.enforce_iam, record=stack.call_log
+        )
         holder: dict[str, FunctionProcess] = {}
 
         def kill(holder: dict[str, FunctionProcess] = holder) -> bool:
@@ -281,7 +288,7 @@ def start_functions(
         )
         servers.append(proxy)
         endpoints = replace(stack.endpoints, aws=proxy_url, sagemaker_runtime=endpoint_url)
-        process = FunctionProcess(spec, function_environment(spec, endpoints), log_sink)
+        process = FunctionProcess(spec, function_environment(spec, endpoints, identity), log_sink)
         stack._exit.callback(process.close)
         holder["process"] = process
         invoker = AsyncInvoker(spec, process, destinations, (1.0, 2.0))
