@@ -43,6 +43,8 @@ MAX_URI = 1100  # S3 keys are at most 1,024 bytes
 MAX_REASONS = 4  # three groups and the customer's sentence (score_call.wording)
 MAX_MISSING = 25
 MAX_EXCERPT = 1000
+# The email's outcome buttons in words (the keys are churn_contracts.outcomes.LINK_OUTCOMES').
+OUTCOME_BUTTONS = {"contacted": "Contacted", "saved": "Saved (stays)", "lost": "Lost (left)"}
 
 
 def dedupe_key(job_name: str, kind: str = ALERT_TYPE) -> str:
@@ -97,6 +99,9 @@ class Alert:
     transcript_link: str | None = None  # presigned, expiring
     link_expires_at: str | None = None
     degraded: list[str] = field(default_factory=list)  # enrichment that failed, and what it cost
+    # Issue 21: the one-click outcome links (button -> signed URL), made once at composition.
+    outcome_links: dict[str, str] | None = None
+    outcome_links_expire_at: str | None = None
 
     # --- derived figures --------------------------------------------------------------------
     @property
@@ -166,6 +171,8 @@ class Alert:
                 "transcript": console_url(self.transcript_uri, self.region),
                 "transcript_download": self.transcript_link,
                 "transcript_download_expires_at": self.link_expires_at,
+                "outcome": self.outcome_links,
+                "outcome_expires_at": self.outcome_links_expire_at,
             },
             "customer": {"id": self.customer_id, "name": self.customer_name, "phone": self.customer_phone},
             "risk": {
@@ -238,6 +245,13 @@ class Alert:
             lines.append(
                 f"Transcript (redacted, link expires {self.link_expires_at}): {self.transcript_link}"
             )
+        if self.outcome_links:
+            lines += [
+                "",
+                f"What happened? One click records it (links expire {self.outcome_links_expire_at}):",
+            ]
+            lines += [f"  {OUTCOME_BUTTONS.get(b, b)}: {url}" for b, url in self.outcome_links.items()]
+            lines.append("")
         lines += [
             f"Recording (AWS console): {links['recording'] or 'unknown'}",
             f"Transcript (AWS console): {links['transcript'] or 'unknown'}",

@@ -37,6 +37,14 @@ class TranscriptLinks(Protocol):
     def presign(self, location: S3Location, expires_s: int) -> str: ...
 
 
+class OutcomeLinks(Protocol):
+    """Signed one-click outcome links (issue 21): button -> URL, and when they expire."""
+
+    days: int
+
+    def make(self, customer_id: str, call_id: str, now: datetime) -> dict[str, str]: ...
+
+
 @dataclass(frozen=True)
 class CallFacts:
     """What the alert says about the call itself."""
@@ -136,6 +144,7 @@ def compose_alert(
     links: TranscriptLinks | None,
     transcript: S3Location | None,
     moment: datetime,
+    outcome_links: OutcomeLinks | None = None,
 ) -> Alert:
     """The complete alert; never raises for a failed enrichment (it is noted in ``degraded``)."""
     alert = replace(
@@ -170,4 +179,17 @@ def compose_alert(
         except Exception as exc:
             log.warning("Transcript link not made", extra={"error": type(exc).__name__})
             alert = replace(alert, degraded=[*alert.degraded, "transcript link: could not be made"])
+    if outcome_links is not None:
+        # Made here, once: the links are stored with the alert, so a resend carries the same ones.
+        # The call is named by its job (the calls table's key, the training data's call id).
+        try:
+            made = outcome_links.make(alert.customer_id, call.job_name, moment)
+            expires = timestamp(moment + timedelta(days=outcome_links.days))
+            alert = replace(alert, outcome_links=made, outcome_links_expire_at=expires)
+        except Exception as exc:  # KMS refused or throttled, an id links cannot carry
+            log.warning("Outcome links not made", extra={"error": type(exc).__name__})
+            alert = replace(
+                alert,
+                degraded=[*alert.degraded, "outcome links: could not be made; record it through the API"],
+            )
     return alert

@@ -50,6 +50,9 @@ class Settings:
     alert_follow_ups: bool = True
     # The presigned link to the redacted transcript lives this long (0: no link).
     transcript_link_seconds: int = 12 * 3600
+    # Issue 21: the one-click outcome links (both set: links in the alert; either empty: none).
+    outcome_link_key_id: str = ""
+    outcome_link_base_url: str = ""
 
     def __post_init__(self) -> None:
         try:
@@ -97,4 +100,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         alert_contact_details=parse_bool(env.get("ALERT_CONTACT_DETAILS"), False),
         alert_follow_ups=parse_bool(env.get("ALERT_FOLLOW_UPS"), True),
         transcript_link_seconds=int(number(env, "TRANSCRIPT_LINK_HOURS", 12.0) * 3600),
+        outcome_link_key_id=env.get("OUTCOME_LINK_KEY_ID", "").strip(),
+        outcome_link_base_url=env.get("OUTCOME_LINK_BASE_URL", "").strip(),
     )

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from churn_lambda.logs import pin_library_loggers
 
 from .adapters import clients
-from .adapters.alerts import AlertPublisher, S3TranscriptLinks
+from .adapters.alerts import AlertPublisher, KmsOutcomeLinks, S3TranscriptLinks
 from .adapters.calls import CallsRepository
 from .adapters.endpoint import EndpointScorer
 from .adapters.offers import advisor_from_env
@@ -49,6 +49,11 @@ def collaborators() -> Collaborators:
         publisher=AlertPublisher(clients.client("sns"), config.alert_topic_arn),
         advisor=advisor_from_env(clients.client, clients.table),
         links=S3TranscriptLinks(clients.presigning_s3()),
+        outcome_links=(
+            KmsOutcomeLinks(clients.client("kms"), config.outcome_link_key_id, config.outcome_link_base_url)
+            if config.outcome_link_key_id and config.outcome_link_base_url
+            else None
+        ),
     )
 
 

@@ -111,6 +111,8 @@ class ScoreRecord:
     reasons: list[dict[str, Any]] = field(default_factory=list)
     # At high risk: the complete alert, written in the same write that claims it.
     alert: PreparedAlert | None = None
+    # The model features this score was made from (issue 21: training uses them, not today's profile).
+    scored_profile: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from churn_lambda.logs import safe_reason
 from churn_lambda.retry import Backoff, call_with_backoff
 
 from .alert import ALERT_TYPE, Alert, PreparedAlert, follow_up
-from .compose import TranscriptLinks, base_alert, call_facts, compose_alert
+from .compose import OutcomeLinks, TranscriptLinks, base_alert, call_facts, compose_alert
 from .config import Settings
 from .models import (
     COMPLETED,
@@ -121,6 +121,8 @@ class Collaborators:
     advisor: Advisor | None = None
     # Presigned links to the redacted transcript (issue 22); None: alerts carry none.
     links: TranscriptLinks | None = None
+    # Signed one-click outcome links (issue 21); None: alerts carry none.
+    outcome_links: OutcomeLinks | None = None
 
 
 def transcript_location(job: TranscriptionJob, settings: Settings) -> S3Location:
@@ -237,9 +239,10 @@ def _score(
     text, truncated = shorten_text(text)
 
     profile = deps.profiles.get(str(call.customer_id))
+    features = item_to_record(profile or {})  # the profile as this score used it
     started = clock()
     try:
-        score = deps.scorer.score(explain_request(request_record(item_to_record(profile or {}), text)))
+        score = deps.scorer.score(explain_request(request_record(features, text)))
     except ModelRejectedError as exc:
         return _scoring_failed(deps, name, token, str(exc), now())
     latency_ms = (clock() - started) * 1000.0
@@ -278,6 +281,7 @@ def _score(
             links=deps.links,
             transcript=location,
             moment=scored_at,
+            outcome_links=deps.outcome_links,
         )
         prepared = alert.prepared()
         shown = list(alert.reasons)
@@ -303,6 +307,7 @@ def _score(
         topics=topics_document(score.topics, settings.alert_excerpts),
         reasons=shown,
         alert=prepared,
+        scored_profile=features,
     )
     alert_until = scored_at + timedelta(seconds=settings.lease_seconds) if high else None
     if not deps.calls.record_score(name, token, record, alert_until):
@@ -431,6 +436,7 @@ def _legacy_alert(
         links=deps.links,
         transcript=_location(call.transcript_uri),
         moment=call.scored_at or moment,
+        outcome_links=deps.outcome_links,
     )
     if reasons:
         alert = replace(alert, reasons=reasons)

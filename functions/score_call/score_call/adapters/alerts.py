@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from churn_contracts.outcomes import DEFAULT_LINK_DAYS, MAC_ALGORITHM, make_links
+
 from ..alert import Alert, PreparedAlert
 
 
@@ -44,3 +46,24 @@ class S3TranscriptLinks:
                 ExpiresIn=int(expires_s),
             )
         )
+
+
+@dataclass(frozen=True)
+class KmsOutcomeLinks:
+    """The alert email's one-click outcome links, MACed by the stack's KMS HMAC key.
+
+    The role may only ``kms:GenerateMac`` on that key: the function mints links, the outcomes API
+    verifies them, and no secret sits in either function's environment.
+    """
+
+    kms: Any  # a boto3 KMS client
+    key_id: str
+    base_url: str  # ends where the token goes: .../live/v1/outcome-links/
+    days: int = DEFAULT_LINK_DAYS
+
+    def _mac(self, message: bytes) -> bytes:
+        answer = self.kms.generate_mac(KeyId=self.key_id, MacAlgorithm=MAC_ALGORITHM, Message=message)
+        return bytes(answer["Mac"])
+
+    def make(self, customer_id: str, call_id: str, now: Any) -> dict[str, str]:
+        return make_links(self._mac, self.base_url, customer_id, call_id, now, self.days)

@@ -12,6 +12,7 @@ each piece of work once:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,6 +50,20 @@ def dynamo_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [dynamo_value(v) for v in value]
     return str(value)
+
+
+# A profile's free-text categories are unbounded; a record past this is left off the call item
+# (training then falls back to today's profile and counts it) rather than risk its 400 KB limit.
+MAX_SCORED_PROFILE_BYTES = 16 * 1024
+
+
+def bounded_profile(features: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The scored features as stored (numbers as Decimals), or None when absent or too large."""
+    if not features:
+        return None
+    if len(json.dumps(features, default=str).encode()) > MAX_SCORED_PROFILE_BYTES:
+        return None
+    return dynamo_value(features)
 
 
 def conditional_failed(exc: ClientError) -> bool:
@@ -189,6 +204,10 @@ class CallsRepository:
         if score.reasons:
             values[":reasons"] = dynamo_value(score.reasons)
             assignments.append("reasons = :reasons")
+        profile = bounded_profile(score.scored_profile)
+        if profile is not None:
+            values[":profile"] = profile
+            assignments.append("scored_profile = :profile")
         if score.alert is not None:
             # The complete alert rides with the claim: every later sender publishes these bytes.
             values[":alert"] = score.alert.to_item()
