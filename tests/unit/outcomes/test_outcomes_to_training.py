@@ -257,3 +257,25 @@ def test_training_data_from_stack_through_the_cli(stack: dict[str, Any], tmp_pat
     out = capsys.readouterr().out
     assert "1 scored calls -> 1 labelled rows" in out and "train: 1 rows (y=0 0, y=1 1)" in out
     assert training_data([*args, "--test-fraction", "1.5", *tables]) == 2
+
+
+def test_a_row_uses_the_profile_as_scored_not_todays(stack: dict[str, Any], tmp_path: Path) -> None:
+    from churn_contracts.profile import item_to_record
+    from score_call.adapters.calls import bounded_profile
+
+    add_call(stack, "C-7", "job-7", TODAY, "I am leaving for another provider.")
+    # What the score function wrote with the score (its own adapter), then the profile moved on.
+    scored = item_to_record(record_to_item("C-7", {"plan": "B", "Day Mins": 250.5, "CustServ Calls": 4}))
+    stack["sources"].calls.update_item(
+        Key={"job_name": "job-7"},
+        UpdateExpression="SET scored_profile = :p",
+        ExpressionAttributeValues={":p": bounded_profile(scored)},
+    )
+    stack["sources"].profiles.put_item(Item=record_to_item("C-7", {"plan": "A", "Day Mins": 100.0}))
+    api("POST", "/v1/customers/C-7/outcomes", {"outcome": "churned", "date": TODAY.isoformat()})
+    built, train, test = build(
+        stack, tmp_path, horizon_days=90, test_fraction=0.0, today=TODAY + timedelta(days=91)
+    )
+    (row,) = train + test
+    assert (row["plan"], row["Day Mins"], row["CustServ Calls"]) == ("B", 250.5, 4.0)
+    assert built.profile_today == 0
