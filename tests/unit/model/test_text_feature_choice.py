@@ -89,7 +89,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _config(**overrides):
     from churn_model.train import TrainConfig
 
-    return TrainConfig(classifier="logreg", classifier_params={"c": 0.1}, progress=False, **overrides)
+    settings = {"classifier": "logreg", "classifier_params": {"c": 0.1}, "progress": False, **overrides}
+    return TrainConfig(**settings)
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +192,9 @@ def test_every_new_candidate_scores_a_record_alone_as_in_a_batch(data, features)
     from churn_model import dataio
     from churn_model.train import fit_pipeline, score
 
-    config = _config(text_features=features, classifier="additive", classifier_params={"c": 0.1})
+    config = _config(
+        text_features=features, classifier="additive", classifier_params={"c": 0.1, "max_depth": 3}
+    )
     records, labels = dataio.load(data["train"], config.spec, label_name="y")
     pipeline, _, _ = fit_pipeline(records[:150], labels[:150], config)
     sample = [*records[150:170], {**records[170], "text": None}]
