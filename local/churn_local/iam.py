@@ -194,13 +194,27 @@ REQUIRED: dict[tuple[str, str], Callable[[dict[str, Any], Context], Required]] =
     ],
     ("transcribe", "StartTranscriptionJob"): _job("transcribe:StartTranscriptionJob"),
     ("transcribe", "GetTranscriptionJob"): _job("transcribe:GetTranscriptionJob"),
-    ("events", "PutEvents"): lambda p, c: [
-        ("events:PutEvents", f"arn:aws:events:{c.region}:{c.account}:event-bus/default")
-    ],
+    ("events", "PutEvents"): lambda p, c: _event_buses(p, c),
     ("cloudwatch", "PutMetricData"): lambda p, c: [("cloudwatch:PutMetricData", "*")],
     ("kms", "GenerateMac"): lambda p, c: [("kms:GenerateMac", _kms_key(p["KeyId"], c))],
     ("kms", "VerifyMac"): lambda p, c: [("kms:VerifyMac", _kms_key(p["KeyId"], c))],
 }
+
+
+def _event_buses(params: Mapping[str, Any], context: Context) -> Required:
+    """PutEvents is authorised on each entry's bus (a name or an ARN; none is the default bus)."""
+    buses = {
+        str(e.get("EventBusName") or "default") for e in params.get("Entries") or [] if isinstance(e, Mapping)
+    }
+    return [
+        (
+            "events:PutEvents",
+            bus
+            if bus.startswith("arn:")
+            else f"arn:aws:events:{context.region}:{context.account}:event-bus/{bus}",
+        )
+        for bus in sorted(buses or {"default"})
+    ]
 
 
 def required(service: str, operation: str, ident: Mapping[str, Any], context: Context) -> Required:

@@ -53,6 +53,8 @@ class Settings:
     # Issue 21: the one-click outcome links (both set: links in the alert; either empty: none).
     outcome_link_key_id: str = ""
     outcome_link_base_url: str = ""
+    # Issue 21: the stack's event bus for "Churn Risk Detected" (empty: no events).
+    alert_event_bus: str = ""
 
     def __post_init__(self) -> None:
         try:
@@ -102,4 +104,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         transcript_link_seconds=int(number(env, "TRANSCRIPT_LINK_HOURS", 12.0) * 3600),
         outcome_link_key_id=env.get("OUTCOME_LINK_KEY_ID", "").strip(),
         outcome_link_base_url=env.get("OUTCOME_LINK_BASE_URL", "").strip(),
+        alert_event_bus=env.get("ALERT_EVENT_BUS", "").strip(),
     )

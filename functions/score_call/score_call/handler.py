@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from churn_lambda.logs import pin_library_loggers
 
 from .adapters import clients
-from .adapters.alerts import AlertPublisher, KmsOutcomeLinks, S3TranscriptLinks
+from .adapters.alerts import AlertEvents, AlertPublisher, KmsOutcomeLinks, S3TranscriptLinks
 from .adapters.calls import CallsRepository
 from .adapters.endpoint import EndpointScorer
 from .adapters.offers import advisor_from_env
@@ -54,6 +54,9 @@ def collaborators() -> Collaborators:
             if config.outcome_link_key_id and config.outcome_link_base_url
             else None
         ),
+        events=AlertEvents(clients.client("events"), config.alert_event_bus)
+        if config.alert_event_bus
+        else None,
     )
 
 
@@ -113,6 +116,10 @@ def report(outcome: Outcome, *, completed: bool = True) -> dict[str, Any]:
                 _count("NoCustomerSpeech")
             if outcome.text_truncated:
                 _count("TextTruncated")
+        if outcome.event_put is True:
+            _count("AlertEventsPut")
+        elif outcome.event_put is False:
+            _count("AlertEventsFailed")
         if result is Result.ALERTED:
             _count("HighRiskAlerts")
         elif result is Result.SUPPRESSED:

@@ -154,6 +154,8 @@ class Outcome:
     text_truncated: bool = False
     # True when this invocation called the endpoint (a scored duplicate did not).
     scored_now: bool = False
+    # The alert's EventBridge copy: True put, False refused (the SNS alert went anyway), None not tried.
+    event_put: bool | None = None
 
     def but(self, result: Result, **changes: object) -> Outcome:
         return replace(self, result=result, **changes)

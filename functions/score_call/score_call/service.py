@@ -100,6 +100,10 @@ class Publisher(Protocol):
     def publish(self, alert: Alert) -> str: ...
 
 
+class AlertEvents(Protocol):
+    def put(self, alert: PreparedAlert) -> None: ...
+
+
 def _new_token() -> str:
     return uuid.uuid4().hex
 
@@ -123,6 +127,8 @@ class Collaborators:
     links: TranscriptLinks | None = None
     # Signed one-click outcome links (issue 21); None: alerts carry none.
     outcome_links: OutcomeLinks | None = None
+    # The alert on the stack's event bus (issue 21); None: no events.
+    events: AlertEvents | None = None
 
 
 def transcript_location(job: TranscriptionJob, settings: Settings) -> S3Location:
@@ -360,9 +366,14 @@ def _alert(
     )
     if claim.delivered_message_id:
         # The journal says this call's alert went out; only the call item lags behind.
+        # The event may not have gone either (the invocation died after SNS): put it again, identical.
+        put = _put_event(prepared, deps)
         _persist(lambda: deps.calls.mark_alerted(name, str(claim.delivered_message_id), now()), deps)
         return scored.but(
-            Result.ALERTED, message_id=claim.delivered_message_id, reason="bookkeeping finished"
+            Result.ALERTED,
+            message_id=claim.delivered_message_id,
+            reason="bookkeeping finished",
+            event_put=put,
         )
     if claim.busy:
         _quietly(deps.calls.release_alert, name, token)
@@ -377,6 +388,8 @@ def _alert(
         _quietly(deps.calls.release_alert, name, token)
         raise
     delivered = now()
+    # After SNS accepted the alert: the event is a copy, never a reason to withhold or resend it.
+    put = _put_event(prepared, deps)
     if deps.advisor is not None and prepared.offer_id:
         _try(lambda: deps.advisor.record(customer, prepared.offer_id, name, delivered), deps)
     journal = _try(lambda: deps.alert_window.mark_delivered(customer, name, message_id, delivered), deps)
@@ -386,7 +399,19 @@ def _alert(
         if not journal:
             log.error("Alert sent but not recorded", extra={"message_id": message_id})
         raise
-    return scored.but(Result.ALERTED, message_id=message_id)
+    return scored.but(Result.ALERTED, message_id=message_id, event_put=put)
+
+
+def _put_event(prepared: PreparedAlert, deps: Collaborators) -> bool | None:
+    """The alert's EventBridge copy; a refusal is logged and counted, the SNS alert stands."""
+    if deps.events is None:
+        return None
+    try:
+        deps.events.put(prepared)
+    except Exception as exc:
+        log.warning("Alert event not put", extra={"error": type(exc).__name__})
+        return False
+    return True
 
 
 def _follow_up(

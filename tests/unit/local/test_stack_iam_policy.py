@@ -103,3 +103,16 @@ def test_a_query_on_an_index_names_the_index_and_an_unknown_call_needs_its_own_a
 def test_recorded_parameters_keep_names_never_bodies() -> None:
     kept = identifying("sns", "Publish", {"TopicArn": "t", "Message": "Jane Doe, 555-0100, wants to cancel"})
     assert kept == {"TopicArn": "t"}
+
+
+def test_put_events_is_authorised_on_each_entrys_bus() -> None:
+    """A role allowed only the stack's alert bus may not put on the default bus, and vice versa."""
+    bus_arn = "arn:aws:events:us-east-1:123456789012:event-bus/churn-alerts"
+    named = {"Entries": [{"EventBusName": "churn-alerts", "Detail": "{}"}]}
+    by_arn = {"Entries": [{"EventBusName": bus_arn}]}
+    default = {"Entries": [{"Detail": "{}"}]}
+    assert required("events", "PutEvents", named, CTX) == [("events:PutEvents", bus_arn)]
+    assert required("events", "PutEvents", by_arn, CTX) == [("events:PutEvents", bus_arn)]
+    assert required("events", "PutEvents", default, CTX) == [
+        ("events:PutEvents", "arn:aws:events:us-east-1:123456789012:event-bus/default")
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,42 @@ class AlertPublisher:
             MessageAttributes=prepared.attributes,
         )
         return str(response["MessageId"])
+
+
+EVENT_SOURCE = "churn-alerts"
+EVENT_DETAIL_TYPE = "Churn Risk Detected"
+
+
+class EventNotPutError(RuntimeError):
+    """EventBridge answered but did not accept the entry (``FailedEntryCount``)."""
+
+
+@dataclass(frozen=True)
+class AlertEvents:
+    """The alert on the stack's event bus, for a CRM's rule and API destination (issue 21).
+
+    The detail is the stored alert's JSON document (the SNS ``default`` part: the same content
+    and ``dedupe_key``), so every put of one alert, a redelivery's included, is identical.
+    """
+
+    events: Any  # a boto3 EventBridge client
+    bus_name: str
+
+    def put(self, alert: PreparedAlert) -> None:
+        detail = json.loads(alert.message)["default"]
+        answer = self.events.put_events(
+            Entries=[
+                {
+                    "Source": EVENT_SOURCE,
+                    "DetailType": EVENT_DETAIL_TYPE,
+                    "Detail": detail,
+                    "EventBusName": self.bus_name,
+                }
+            ]
+        )
+        if answer.get("FailedEntryCount"):
+            code = (answer.get("Entries") or [{}])[0].get("ErrorCode") or "unknown"
+            raise EventNotPutError(f"EventBridge refused the alert event: {code}")
 
 
 @dataclass(frozen=True)
