@@ -71,10 +71,39 @@ def test_a_call_is_scored_as_it_goes_and_the_agent_sees_each_change(live: Any) -
     item = live.contact("it-contact-1")
     assert item["status"] == "COMPLETED" and item["customer_turns"] == 3
     assert 1 <= item["scores"] <= 3  # endpoint calls <= customer turns
-    levels = [m["risk_level"] for m in agent.messages]
+    updates = [m for m in agent.messages if m["type"] == "churn-risk"]
+    levels = [m["risk_level"] for m in updates]
     assert levels and levels[-1] == item["risk_level"]
     assert all(a != b for a, b in itertools.pairwise(levels))  # one message per change
-    assert len({m["dedupe_key"] for m in agent.messages}) == len(agent.messages)
+    assert len({m["dedupe_key"] for m in updates}) == len(updates)
+    # Connected before the first score: the current-state answer said so.
+    (current,) = [m for m in agent.messages if m["type"] == "churn-risk-current"]
+    assert current["contact_id"] == "it-contact-1"
+
+
+def test_an_agent_who_connects_mid_call_gets_the_current_risk_at_once(live: Any) -> None:
+    from churn_local.live.producer import DEMO_CALL, turn_events
+
+    live.seed_contact("it-contact-4", "C-IT-4")
+    turning = list(DEMO_CALL[:4])  # up to the customer's complaint; the call goes on
+    for turn in turning:
+        for event in turn_events("it-contact-4", turn):
+            live.writer.put(event)
+    live.wait_idle(
+        settle_s=1.5, timeout_s=60, until=lambda: (live.contact("it-contact-4") or {}).get("scores")
+    )
+    item = live.contact("it-contact-4")
+    agent = Agent(live.socket.url, "it-contact-4")
+    for _ in range(100):
+        if agent.messages:
+            break
+        time.sleep(0.05)
+    agent.close()
+    (message,) = agent.messages  # nothing else happened on the call meanwhile
+    assert message["type"] == "churn-risk-current"
+    assert message["risk_level"] == item["risk_level"] and message["risk_level"] is not None
+    assert message["dedupe_key"] == f"it-contact-4:{item['scores']}"
+    assert message["customer_turns"] == item["scored_turns"]
 
 
 def test_a_poison_record_goes_to_the_failure_queue_and_the_rest_is_processed(live: Any) -> None:

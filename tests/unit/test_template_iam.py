@@ -33,6 +33,7 @@ ALLOWED_WILDCARDS = {
     ("AgentConnectRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
     ("AgentDisconnectRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
     ("AgentPushRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
+    ("AgentCurrentRole", "Tracing"): "X-Ray PutTraceSegments/PutTelemetryRecords take no resource",
     ("OutcomeLinkKey", "AccountAdministers"): "in a key policy, * is the key itself",
 }
 

@@ -5,8 +5,14 @@
 - ``disconnect_handler`` ($disconnect): the connection's subscriptions are removed.
 - ``push_handler`` (the live bus's rule on ``Churn Risk Updated``): each subscribed connection gets
   the update (``post_to_connection``); a gone connection (410) is removed, the others still get it.
+- ``current_handler`` (the ``current`` route: the desktop sends ``{"action": "current"}`` once
+  connected): an agent who joins mid-call gets the contact's state at once, a ``churn-risk-current``
+  message with the same fields. API Gateway accepts no ``post_to_connection`` to a connection
+  until its $connect has returned, so the $connect handler cannot push it itself.
 
-Updates are at least once (the bus retries): each message carries the update's ``dedupe_key``.
+Updates are at least once (the bus retries): each message carries the update's ``dedupe_key``
+(the current state carries the key of the score it shows, so a desktop drops an update it already
+showed that way).
 """
 
 from __future__ import annotations
@@ -15,15 +21,17 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from churn_contracts.calls import timestamp
 from churn_lambda.logs import pin_library_loggers
 
 from .adapters.connections import Connections, GoneError, Pusher
+from .adapters.contacts import ContactsRepository
 from .observability import logger, metrics
 
 pin_library_loggers()
@@ -56,9 +64,16 @@ def pusher() -> Pusher:
     )
 
 
+@cache
+def contacts() -> ContactsRepository:
+    # Read-only here (summary); the TTL is the live function's business.
+    return ContactsRepository(boto3.resource("dynamodb").Table(os.environ["CONTACTS_TABLE"]), timedelta(0))
+
+
 def reset() -> None:
     connections.cache_clear()
     pusher.cache_clear()
+    contacts.cache_clear()
 
 
 def _reply(status: int, message: str) -> dict[str, Any]:
@@ -79,8 +94,8 @@ def subscribe(event: Mapping[str, Any], store: Connections, now: datetime) -> di
     return {"statusCode": 200}
 
 
-def agent_message(detail: Mapping[str, Any]) -> bytes:
-    body = {"type": "churn-risk", **{key: detail.get(key) for key in MESSAGE_FIELDS}}
+def agent_message(detail: Mapping[str, Any], kind: str = "churn-risk") -> bytes:
+    body = {"type": kind, **{key: detail.get(key) for key in MESSAGE_FIELDS}}
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -100,6 +115,46 @@ def push_update(detail: Mapping[str, Any], store: Connections, push: Pusher) -> 
     return {"sent": sent, "gone": gone, "rejected": 0}
 
 
+def current_detail(contact_id: str, summary: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The contact's state as an update's fields; risk_level None until its first score."""
+    summary = summary or {}
+    scores = int(summary.get("scores", 0))
+    probability = summary.get("probability")
+    scored = scores > 0 and summary.get("risk_level") is not None
+    return {
+        "contact_id": contact_id,
+        "risk_level": summary.get("risk_level") if scored else None,
+        "previous_level": None,
+        "probability": None if probability is None or not scored else round(float(probability), 4),
+        "customer_turns": int(summary.get("scored_turns", 0)),
+        "final": bool(summary.get("final")) and summary.get("status") == "COMPLETED",
+        "scored_at": timestamp(datetime.fromtimestamp(float(summary["last_scored_epoch"]), UTC))
+        if scored and summary.get("last_scored_epoch")
+        else None,
+        "dedupe_key": f"{contact_id}:{scores}",
+    }
+
+
+def push_current(
+    event: Mapping[str, Any], store: Connections, contacts: ContactsRepository, push: Pusher, now: datetime
+) -> dict[str, Any]:
+    """The ``current`` route: the state of the contact this connection subscribed to, to it alone."""
+    connection_id = (event.get("requestContext") or {}).get("connectionId")
+    if not isinstance(connection_id, str) or not connection_id:
+        return _reply(400, "not a WebSocket message")
+    subscribed = store.contacts_of(connection_id)
+    if not subscribed:
+        return _reply(403, "this connection is not subscribed to a contact")
+    for contact_id in subscribed:
+        detail = current_detail(contact_id, contacts.summary(contact_id, now))
+        try:
+            push.push(connection_id, agent_message(detail, kind="churn-risk-current"))
+        except GoneError:
+            store.remove(contact_id, connection_id)
+            return {"statusCode": 410}
+    return {"statusCode": 200}
+
+
 def connect_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return subscribe(event, connections(), datetime.now(UTC))
 
@@ -109,6 +164,10 @@ def disconnect_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(connection_id, str) and connection_id:
         connections().remove_connection(connection_id)
     return {"statusCode": 200}
+
+
+def current_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return push_current(event, connections(), contacts(), pusher(), datetime.now(UTC))
 
 
 @metrics.log_metrics

@@ -21,6 +21,13 @@ def render(message: dict[str, Any]) -> str:
     probability = message.get("probability")
     p = f"{probability:.2f}" if isinstance(probability, int | float) else "?"
     end = "  (final)" if message.get("final") else ""
+    if message.get("type") == "churn-risk-current":
+        if message.get("risk_level") is None:
+            return f"   contact {message.get('contact_id')}: not scored yet"
+        return (
+            f"{MARK.get(level, '  ')} contact {message.get('contact_id')}: churn risk now {level.upper()}"
+            f"  p={p} after {message.get('customer_turns')} customer turn(s){end}"
+        )
     return (
         f"{MARK.get(level, '  ')} contact {message.get('contact_id')}: churn risk {previous} -> {level.upper()}"
         f"  p={p} after {message.get('customer_turns')} customer turn(s){end}"
@@ -29,6 +36,8 @@ def render(message: dict[str, Any]) -> str:
 
 def follow(url: str, contact_id: str, on_message: Callable[[dict[str, Any]], None], stop: Any = None) -> None:
     with connect(f"{url}/?contact_id={contact_id}", open_timeout=10) as websocket:
+        # Joining mid-call: ask for the contact's current risk (the `current` route) at once.
+        websocket.send(json.dumps({"action": "current"}))
         while stop is None or not stop.is_set():
             try:
                 raw = websocket.recv(timeout=0.2)

@@ -100,7 +100,11 @@ class LiveLocal:
         self.resources = resources = create(self.stack.client, self.template)
         os.environ.update(self._environment(resources))
         self.handler, self.agents = _import_functions()
-        self.socket = AgentSocket(self.agents.connect_handler, self.agents.disconnect_handler).start()
+        self.socket = AgentSocket(
+            self.agents.connect_handler,
+            self.agents.disconnect_handler,
+            routes={"current": self.agents.current_handler},
+        ).start()
         os.environ["CONNECTIONS_ENDPOINT"] = self.socket.management_url
         self.handler.reset()
         self.agents.reset()

@@ -1,11 +1,14 @@
-"""The agents' WebSocket API on one machine: a WebSocket server whose $connect and $disconnect run
-the template's handlers (churn's ``live_score.agents``), and API Gateway's ``@connections``
+"""The agents' WebSocket API on one machine: a WebSocket server whose $connect, $disconnect and
+``current`` routes run the template's handlers (churn's ``live_score.agents``; a message is routed
+by its ``action``, the API's route selection expression; one with no route is answered as API
+Gateway answers it, ``Forbidden``), and API Gateway's ``@connections``
 management API over HTTP, so the push function's real ``post_to_connection`` reaches the agent
 (410 GoneException for a closed connection, as API Gateway answers)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import uuid
@@ -15,15 +18,21 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 ConnectHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 class AgentSocket:
     def __init__(
-        self, on_connect: ConnectHandler, on_disconnect: ConnectHandler, host: str = "127.0.0.1"
+        self,
+        on_connect: ConnectHandler,
+        on_disconnect: ConnectHandler,
+        host: str = "127.0.0.1",
+        routes: dict[str, ConnectHandler] | None = None,
     ) -> None:
         self.on_connect, self.on_disconnect, self.host = on_connect, on_disconnect, host
+        self.routes = dict(routes or {})
         self.connections: dict[str, ServerConnection] = {}
         self.url = ""
         self.management_url = ""
@@ -53,11 +62,30 @@ class AgentSocket:
             return
         self.connections[connection_id] = websocket
         try:
-            await websocket.wait_closed()
+            with contextlib.suppress(ConnectionClosed):  # a dropped socket ends it like a close
+                async for raw in websocket:
+                    await self._route(connection_id, websocket, raw)
         finally:
             self.connections.pop(connection_id, None)
             disconnect = {"requestContext": {"routeKey": "$disconnect", "connectionId": connection_id}}
             await asyncio.to_thread(self.on_disconnect, disconnect, None)
+
+    async def _route(self, connection_id: str, websocket: ServerConnection, raw: str | bytes) -> None:
+        try:
+            action = json.loads(raw).get("action")
+        except (ValueError, AttributeError):
+            action = None
+        handler = self.routes.get(action) if isinstance(action, str) else None
+        if handler is None:
+            await websocket.send(json.dumps({"message": "Forbidden", "connectionId": connection_id}))
+            return
+        event = {
+            "requestContext": {"routeKey": action, "eventType": "MESSAGE", "connectionId": connection_id},
+            "body": raw if isinstance(raw, str) else raw.decode(errors="replace"),
+            "isBase64Encoded": False,
+        }
+        # A handler posts back through @connections, which sends on this loop: run it off the loop.
+        await asyncio.to_thread(handler, event, None)
 
     async def _main(self) -> None:
         self._stopping = asyncio.Event()

@@ -43,6 +43,13 @@ class Connections:
     def remove(self, contact_id: str, connection_id: str) -> None:
         self.table.delete_item(Key={"contact_id": contact_id, "connection_id": connection_id})
 
+    def contacts_of(self, connection_id: str) -> list[str]:
+        """The contacts a connection subscribed to at $connect (one, as the route takes one id)."""
+        page = self.table.query(
+            IndexName=BY_CONNECTION, KeyConditionExpression=Key("connection_id").eq(connection_id)
+        )
+        return [str(item["contact_id"]) for item in page.get("Items", [])]
+
     def remove_connection(self, connection_id: str) -> int:
         """$disconnect carries only the connection id: find its subscriptions through the index."""
         page = self.table.query(

@@ -26,6 +26,20 @@ def _num(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(str(round(float(value), 6)))
 
 
+# The attributes of a contact item that hold no speech (turns stay out).
+SUMMARY_FIELDS = (
+    "contact_id",
+    "status",
+    "risk_level",
+    "probability",
+    "scored_turns",
+    "scores",
+    "last_scored_epoch",
+    "final",
+    TTL_ATTRIBUTE,
+)
+
+
 @dataclass(frozen=True)
 class ContactsRepository:
     table: Any  # a boto3 DynamoDB Table resource
@@ -59,6 +73,20 @@ class ContactsRepository:
             reason=item.get("reason"),
             version=int(item.get("version", 0)),
         )
+
+    def summary(self, contact_id: str, now: datetime) -> dict[str, Any] | None:
+        """The contact's score without its text: what an agent who connects mid-call is shown.
+
+        A projection, so the agents' functions never read the customer's turns."""
+        item = self.table.get_item(
+            Key={"contact_id": contact_id},
+            ConsistentRead=True,
+            ProjectionExpression=", ".join(f"#{n}" for n in SUMMARY_FIELDS),
+            ExpressionAttributeNames={f"#{n}": n for n in SUMMARY_FIELDS},
+        ).get("Item")
+        if not item or int(item.get(TTL_ATTRIBUTE, 0)) <= int(now.timestamp()):
+            return None
+        return item
 
     def save(self, state: ContactState, now: datetime) -> None:
         """Write the state if nobody else did since it was read; the version moves on by one."""
