@@ -10,6 +10,8 @@ reads more like leaving always scores higher for the same customer.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,20 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.preprocessing import StandardScaler
+
+# The tree part depends on the profile columns, the labels and the tree parameters only. Choosing
+# the text features cross-validates several candidates on the same folds, so without this the
+# same trees were fitted once per candidate (4 boosting fits each: 3 folds + the whole).
+_TREE_CACHE: OrderedDict[str, tuple[np.ndarray, HistGradientBoostingClassifier]] = OrderedDict()
+_TREE_CACHE_SIZE = 16
+
+
+def _tree_key(profile: np.ndarray, y: np.ndarray, params: tuple[Any, ...]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr((profile.shape, y.shape, params)).encode())
+    digest.update(np.ascontiguousarray(profile).tobytes())
+    digest.update(np.ascontiguousarray(y).tobytes())
+    return digest.hexdigest()
 
 
 class AdditiveClassifier(ClassifierMixin, BaseEstimator):
@@ -68,9 +84,7 @@ class AdditiveClassifier(ClassifierMixin, BaseEstimator):
             random_state=self.seed,
         )
         if profile.shape[1]:
-            folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
-            held_out = cross_val_predict(clone(trees), profile, y, cv=folds, method="decision_function")
-            self.trees_ = trees.fit(profile, y)
+            held_out, self.trees_ = self._fit_trees(trees, profile, y)
             combined = np.column_stack([held_out, text])
         else:  # text only: the linear part alone
             self.trees_ = None
@@ -81,6 +95,26 @@ class AdditiveClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = self.linear_.classes_
         self.n_features_in_ = profile.shape[1] + text.shape[1]
         return self
+
+    def _fit_trees(
+        self, trees: HistGradientBoostingClassifier, profile: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, HistGradientBoostingClassifier]:
+        """Out-of-fold log-odds and the trees fitted on every row, remembered for identical inputs.
+
+        Boosting with a fixed ``random_state`` is deterministic, so a remembered fit is the fit;
+        the fitted trees are only read afterwards, so models may share them.
+        """
+        key = _tree_key(profile, y, (*sorted(trees.get_params().items()), self.folds))
+        if key in _TREE_CACHE:
+            _TREE_CACHE.move_to_end(key)
+            return _TREE_CACHE[key]
+        folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
+        held_out = cross_val_predict(clone(trees), profile, y, cv=folds, method="decision_function")
+        fitted = (held_out, trees.fit(profile, y))
+        _TREE_CACHE[key] = fitted
+        while len(_TREE_CACHE) > _TREE_CACHE_SIZE:
+            _TREE_CACHE.popitem(last=False)
+        return fitted
 
     def _combined(self, X: Any) -> np.ndarray:
         profile, text = self._split(X)

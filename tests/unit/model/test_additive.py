@@ -71,12 +71,13 @@ def test_more_text_columns_than_features_is_refused(data):
         AdditiveClassifier(text_columns=4).fit(X, y)
 
 
-def test_the_pipeline_refuses_the_additive_classifier_on_raw_embeddings():
+def test_the_pipeline_gives_the_additive_classifier_the_text_blocks_width():
+    # Since issue 20 the linear term takes embedding-width blocks too (auto's candidates).
     from churn_contracts.endpoint import FeatureSpec
     from churn_model.pipeline import build_pipeline
 
     spec = FeatureSpec(numerical=("Day Mins",), categorical=(), text=("text",))
-    with pytest.raises(ValueError, match="--classifier hgb or logreg"):
-        build_pipeline(spec, classifier="additive", text_features="embedding")
-    pipeline = build_pipeline(spec, classifier="additive", text_features="axes", calibration="none")
-    assert pipeline.named_steps["classifier"].text_columns == 16
+    widths = {"axes": 16, "intent": 1, "intent+pca64": 65, "embedding": 384, "intent+embedding": 385}
+    for features, width in widths.items():
+        pipeline = build_pipeline(spec, classifier="additive", text_features=features, calibration="none")
+        assert pipeline.named_steps["classifier"].text_columns == width, features
