@@ -266,6 +266,19 @@ def translate(
         for logical_id, resource in resources.items()
         if resource["Type"].startswith(_LEFT_OUT_PREFIXES)
     }
+    # A function naming a left-out API (the score function builds outcome links on the API's URL)
+    # keeps its place: the API's id becomes a stand-in; the local gateway serves on its own URL.
+    apis = {k for k, r in resources.items() if r["Type"] == "AWS::ApiGateway::RestApi"}
+    for resource in resources.values():
+        if resource["Type"] == "AWS::Lambda::Function" and _references(resource.get("Properties")) & apis:
+            resource["Properties"] = _stand_in(resource["Properties"], apis)
+    # moto 5.2.5 resolves a Ref to an AWS::Events::EventBus to its model object (a function
+    # environment with one then breaks GetFunction with a 500); CloudFormation's Ref is the bus's
+    # name, which GetAtt Name gives in both.
+    buses = {k for k, r in resources.items() if r["Type"] == "AWS::Events::EventBus"}
+    for resource in resources.values():
+        if resource["Type"] == "AWS::Lambda::Function" and _references(resource.get("Properties")) & buses:
+            resource["Properties"] = _bus_names(resource["Properties"], buses)
     # Whatever refers to a left-out resource goes too (the API's Lambda permissions, its outputs).
     changed = True
     while changed:
@@ -300,6 +313,38 @@ def translate(
                 output["Condition"] = resource["Condition"]
             outputs[f"{_API_OUTPUT}{logical_id}"] = output
     return Translated(translated, sam, code, left_out)
+
+
+def _stand_in(node: Any, ids: set[str]) -> Any:
+    """``node`` with each Ref to one of ``ids`` (also inside Fn::Sub) as a literal stand-in id."""
+    if isinstance(node, list):
+        return [_stand_in(item, ids) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"} and node["Ref"] in ids:
+        return stand_in_id(node["Ref"])
+    if set(node) == {"Fn::Sub"}:
+        value = node["Fn::Sub"]
+        text, variables = (value, None) if isinstance(value, str) else (value[0], value[1])
+        for logical_id in ids:
+            text = text.replace("${" + logical_id + "}", stand_in_id(logical_id))
+        return {"Fn::Sub": text if variables is None else [text, _stand_in(variables, ids)]}
+    return {key: _stand_in(value, ids) for key, value in node.items()}
+
+
+def _bus_names(node: Any, buses: set[str]) -> Any:
+    if isinstance(node, list):
+        return [_bus_names(item, buses) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"} and node["Ref"] in buses:
+        return {"Fn::GetAtt": [node["Ref"], "Name"]}
+    return {key: _bus_names(value, buses) for key, value in node.items()}
+
+
+def stand_in_id(logical_id: str) -> str:
+    """The id a function sees for an API the local stack serves itself (not a real API id)."""
+    return f"{logical_id.lower()}-local"
 
 
 def _references(node: Any) -> set[str]:
