@@ -64,6 +64,12 @@ def identifying(service: str, operation: str, params: Mapping[str, Any]) -> dict
             kept["Tags"] = True
     if operation in {"BatchGetItem", "BatchWriteItem"}:
         kept["Tables"] = sorted(params.get("RequestItems") or {})
+    if operation == "PutEvents":  # each entry's bus, never its detail
+        kept["Entries"] = [
+            {"EventBusName": e.get("EventBusName")} if e.get("EventBusName") else {}
+            for e in params.get("Entries") or []
+            if isinstance(e, Mapping)
+        ]
     if operation in {"TransactWriteItems", "TransactGetItems"}:
         kept["Items"] = [
             [kind, body.get("TableName")]

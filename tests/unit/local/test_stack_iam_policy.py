@@ -116,3 +116,14 @@ def test_put_events_is_authorised_on_each_entrys_bus() -> None:
     assert required("events", "PutEvents", default, CTX) == [
         ("events:PutEvents", "arn:aws:events:us-east-1:123456789012:event-bus/default")
     ]
+
+
+def test_a_recorded_put_events_keeps_each_entrys_bus_never_its_detail() -> None:
+    from churn_local.iam import identifying
+
+    params = {"Entries": [{"EventBusName": "churn-alerts", "Detail": '{"excerpt": "my number is"}'}]}
+    kept = identifying("events", "PutEvents", params)
+    assert kept == {"Entries": [{"EventBusName": "churn-alerts"}]}
+    assert required("events", "PutEvents", kept, CTX) == [
+        ("events:PutEvents", "arn:aws:events:us-east-1:123456789012:event-bus/churn-alerts")
+    ]
