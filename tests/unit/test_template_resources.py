@@ -177,11 +177,10 @@ def test_alarms_cover_every_queue_both_functions_and_failed_transcriptions():
 
 
 def test_custom_metric_alarms_use_the_namespace_and_service_the_code_emits():
-    from score_call import observability
-    from live_score import observability as live_observability
-    from start_transcription import observability as start_observability
-
     from drift_monitor import handler as drift_monitor
+    from live_score import observability as live_observability
+    from score_call import observability
+    from start_transcription import observability as start_observability
 
     services = {
         observability.SERVICE,
