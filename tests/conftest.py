@@ -102,7 +102,11 @@ def _train_tiny_model(target: Path) -> None:
     data = work / "data"
     # train.jsonl, test.jsonl and oracle.json, as the generator's command writes them.
     write_dataset(data, rows=TINY_MODEL_ROWS, test_fraction=0.2, seed=2024)
-    config = TrainConfig(n_estimators=TINY_MODEL_TREES, seed=0, progress=False)
+    # The forest on the call's intent: the tiny model the serving and explain tests were written
+    # for; auto's choice is covered by its own tests (test_text_feature_choice.py).
+    config = TrainConfig(
+        classifier="rf", text_features="intent", n_estimators=TINY_MODEL_TREES, seed=0, progress=False
+    )
     train_model(
         data / "train.jsonl",
         work / "model",

@@ -215,7 +215,7 @@ class FeatureBlocks:
     ) -> None:
         self.spec = spec
         self.encoder_params = dict(encoder_params)
-        self.profile_spec = FeatureSpec(spec.numerical, spec.categorical, ())
+        self.profile_spec = FeatureSpec(tuple(spec.numerical), tuple(spec.categorical), ())
         self.profile: Any = None
         self.profile_rows = np.zeros((len(records), 0))
         if self.profile_spec.all:
