@@ -64,6 +64,9 @@ class LiveLocal:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        # The handlers run in this process and read their settings from os.environ; what start()
+        # changes is put back at stop(), so a later stack or test in the process is not pointed here.
+        self._saved_environ: dict[str, str | None] = {}
 
     def _environment(self, resources: LiveResources) -> dict[str, str]:
         spec, endpoints = self.stack.spec, self.stack.endpoints
@@ -98,14 +101,14 @@ class LiveLocal:
 
     def start(self) -> LiveLocal:
         self.resources = resources = create(self.stack.client, self.template)
-        os.environ.update(self._environment(resources))
+        self._set_environ(self._environment(resources))
         self.handler, self.agents = _import_functions()
         self.socket = AgentSocket(
             self.agents.connect_handler,
             self.agents.disconnect_handler,
             routes={"current": self.agents.current_handler},
         ).start()
-        os.environ["CONNECTIONS_ENDPOINT"] = self.socket.management_url
+        self._set_environ({"CONNECTIONS_ENDPOINT": self.socket.management_url})
         self.handler.reset()
         self.agents.reset()
         settings = MappingSettings.from_template(mapping_settings(self.template))
@@ -202,6 +205,20 @@ class LiveLocal:
             self.socket.stop()
         for thread in self._threads:
             thread.join(timeout=5)
+        self._restore_environ()
+
+    def _set_environ(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._saved_environ.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def _restore_environ(self) -> None:
+        for name, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environ.clear()
 
     def __enter__(self) -> LiveLocal:
         return self.start()
