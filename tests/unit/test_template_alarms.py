@@ -124,3 +124,20 @@ def test_the_cost_table_counts_transcribe_per_1000_calls_with_region_and_date():
     section = OPS_README.split("### Cost per 1,000 calls, Transcribe included", 1)[1].split("\n## ", 1)[0]
     assert "us-east-1" in section and re.search(r"20\d\d-\d\d-\d\d", section)
     assert "Amazon Transcribe" in section and "per 1,000 calls" in section
+
+
+def test_alerts_the_bus_refused_page_from_the_score_function_and_the_reconciler():
+    alarm = alarms()["AlertEventsFailedAlarm"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("ChurnAlerts", "AlertEventsFailed")
+    # Both functions count it under the score-call service (Powertools' service dimension).
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "score-call"}]
+    for function in ("ScoreCallFunction", "ReconcileCallsFunction"):
+        env = R[function]["Properties"]["Environment"]["Variables"]
+        assert env["POWERTOOLS_SERVICE_NAME"] == "score-call", function
+    assert "AlertEventsFailed" in emitted_by_the_code()
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "Sum",
+        0,
+        "GreaterThanThreshold",
+    )
+    assert alarm["TreatMissingData"] == "notBreaching" and alarm["AlarmActions"] == [{"Ref": "OpsTopic"}]
