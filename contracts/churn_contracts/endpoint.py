@@ -2,14 +2,15 @@
 
 A record is a JSON object of feature values; a batch is ``{"instances": [...]}``
 or JSON Lines. Every answer is ``{"probability", "model_version",
-"missing_features"}``. Validation errors carry the HTTP status to answer with.
+"missing_features"}``, plus ``unknown_categories`` from a model that can tell (see
+:func:`unknown_categories`). Validation errors carry the HTTP status to answer with.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,20 +195,51 @@ def _decode(text: str, where: str) -> Any:
         raise RequestError(400, f"{where} is not valid JSON: {exc}") from None
 
 
+# A categorical value the model never saw in training is scored as if absent (the one-hot
+# encoder ignores it), so a typo ("plan": "Z") would pass silently: answers list such values.
+# Bounded, since they echo the caller's input: this many columns at most, each value cut.
+MAX_UNKNOWN_CATEGORIES = 20
+MAX_UNKNOWN_VALUE_CHARS = 64
+
+
+def _cut(value: str) -> str:
+    return value if len(value) <= MAX_UNKNOWN_VALUE_CHARS else value[: MAX_UNKNOWN_VALUE_CHARS - 1] + "…"
+
+
+def unknown_categories(features: Mapping[str, Any], known: Mapping[str, Container[str]]) -> dict[str, str]:
+    """The record's categorical values outside the model's ``known`` values (column -> values
+    seen in training), as ``{column: value}``: values cut to ``MAX_UNKNOWN_VALUE_CHARS``, at most
+    ``MAX_UNKNOWN_CATEGORIES`` columns. Missing values are not unknown (``missing_features``
+    lists them). ``features`` are a parsed :class:`Record`'s (categorical values canonical)."""
+    unknown: dict[str, str] = {}
+    for name, values in known.items():
+        value = features.get(name)
+        if value is None or value in values:
+            continue
+        unknown[name] = _cut(str(value))
+        if len(unknown) == MAX_UNKNOWN_CATEGORIES:
+            break
+    return unknown
+
+
 def prediction(
     probability: float,
     model_version: str,
     missing: Sequence[str],
     reasons: Sequence[Mapping[str, Any]] | None = None,
     topics: CallTopics | None = None,
+    unknown: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """One answer; ``reasons`` only when the request asked to explain (model/README.md);
-    ``topics`` (the whole call's, ``churn_contracts.topics``) when the model classifies them."""
+    ``topics`` (the whole call's, ``churn_contracts.topics``) when the model classifies them;
+    ``unknown`` (:func:`unknown_categories`, ``{}`` for none) when the model knows its categories."""
     answer: dict[str, Any] = {
         "probability": float(probability),
         "model_version": model_version,
         "missing_features": list(missing),
     }
+    if unknown is not None:
+        answer["unknown_categories"] = dict(unknown)
     if reasons is not None:
         answer["reasons"] = [dict(r) for r in reasons]
     if topics is not None:
@@ -252,6 +284,9 @@ class Score:
     # The whole call's topics; None from a model that does not classify them (older artifacts).
     topics: CallTopics | None = None
     topics_problem: str | None = None  # why a malformed ``topics`` was dropped (the score stands)
+    # Categorical values the model never saw ({column: value}); None from a model that does not
+    # tell (older artifacts), or when the field was malformed (dropped: the score stands).
+    unknown_categories: dict[str, str] | None = None
 
 
 def shorten_text(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, bool]:
@@ -311,8 +346,25 @@ def parse_score(body: bytes | str) -> Score:
         except TopicsError as exc:
             problem = str(exc)
     return Score(
-        float(probability), str(version) if version else "unknown", missing_names, reasons, topics, problem
+        float(probability),
+        str(version) if version else "unknown",
+        missing_names,
+        reasons,
+        topics,
+        problem,
+        parse_unknown_categories(payload.get("unknown_categories")),
     )
+
+
+def parse_unknown_categories(value: Any) -> dict[str, str] | None:
+    """An answer's ``unknown_categories``, bounded again here (it echoes input into stored items
+    and responses); None when absent or not a ``{column: value}`` object of strings."""
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        return None
+    items = list(value.items())[:MAX_UNKNOWN_CATEGORIES]
+    return {_cut(name): _cut(category) for name, category in items}
 
 
 def parse_reasons(value: Any) -> list[dict[str, Any]]:

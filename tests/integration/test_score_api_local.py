@@ -117,6 +117,8 @@ def test_a_signed_request_with_the_key_is_scored_by_the_model(api: Any) -> None:
     body = response.json()
     assert 0.0 <= body["probability"] <= 1.0 and body["risk_level"] in {"low", "medium", "high"}
     assert body["profile_found"] is True and body["model_version"]
+    # The stored profile's "gold" plan is not one the tiny model was trained on (A-E): listed.
+    assert body["unknown_categories"]["plan"] == "gold"
     page = call(api, "GET", "/v1/customers/C-1/calls", params={"limit": 2})
     assert page.status_code == 200 and [c["call_id"] for c in page.json()["calls"]] == [
         "churn-local-C-1-call-4",

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from churn_contracts.endpoint import JSON, JSON_LINES, MAX_TEXT_CHARS
+from churn_contracts.endpoint import JSON, JSON_LINES, MAX_TEXT_CHARS, parse_score
 from churn_model.serving.server import LocalEndpointServer
 
 from tests.conftest import SEED_BODY
@@ -72,8 +72,13 @@ def test_invoke_endpoint_with_boto3(server, monkeypatch):
     assert response["ContentType"] == JSON
     assert response["InvokedProductionVariant"] == "AllTraffic"
     answer = json.loads(response["Body"].read())
-    assert set(answer) == {"probability", "model_version", "missing_features"}
-    assert answer["model_version"] == "tiny-test-model"
+    assert set(answer) == {"probability", "model_version", "missing_features", "unknown_categories"}
+    assert answer["model_version"] == "tiny-test-model" and answer["unknown_categories"] == {}
+    # A plan the model never saw comes back listed, read by the Lambdas' own contract reader.
+    response = client.invoke_endpoint(
+        EndpointName="churn-endpoint", Body=json.dumps({**SEED_BODY, "plan": "Z"}), ContentType=JSON
+    )
+    assert parse_score(response["Body"].read()).unknown_categories == {"plan": "Z"}
 
 
 def test_invoke_endpoint_json_lines_batch(server):

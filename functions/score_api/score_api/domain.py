@@ -60,6 +60,8 @@ class Score:
     model_version: str
     missing_features: list[str]
     reasons: list[Any] | None = None
+    # Categorical values the model never saw ({column: value}); None from a model that does not tell.
+    unknown_categories: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class ScoreAnswer:
     profile_found: bool
     text_truncated: bool
     reasons: list[Any] | None = None
+    unknown_categories: dict[str, str] | None = None
 
 
 def build_record(query: ScoreQuery, profiles: Profiles) -> tuple[dict[str, Any], bool, bool]:
@@ -133,6 +136,7 @@ def score(query: ScoreQuery, thresholds: RiskThresholds, profiles: Profiles, sco
         profile_found=found,
         text_truncated=truncated,
         reasons=result.reasons if query.explain else None,
+        unknown_categories=result.unknown_categories,
     )
 
 

@@ -202,13 +202,14 @@ def post_score(request: ScoreRequest) -> ScoreResponse:
     metrics.add_metric(
         name="ApiScoringLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
     )
-    # Numbers and flags only: never the text or the profile.
+    # Numbers, flags and feature names only: never the text or the profile's values.
     logger.info(
         "Scored",
         extra={
             "risk_level": answer.risk_level,
             "profile_found": answer.profile_found,
             "text_truncated": answer.text_truncated,
+            "unknown_categories": sorted(answer.unknown_categories or ()),
         },
     )
     return ScoreResponse(**answer.__dict__)

@@ -6,7 +6,7 @@ instead of being coerced or ignored.
 
 from typing import Annotated, Any, Literal
 
-from churn_contracts.endpoint import EXPLAIN_MAX_K
+from churn_contracts.endpoint import EXPLAIN_MAX_K, MAX_UNKNOWN_CATEGORIES, MAX_UNKNOWN_VALUE_CHARS
 from churn_contracts.features import CATEGORICAL, NUMERICAL
 from pydantic import (
     BaseModel,
@@ -118,6 +118,15 @@ class ScoreResponse(BaseModel):
     reasons: list[dict[str, Any]] | None = Field(
         default=None,
         description="When 'explain' was asked for: {kind: profile|phrase, name, value, effect, ...}, strongest first.",
+    )
+    unknown_categories: dict[str, Annotated[str, Field(max_length=MAX_UNKNOWN_VALUE_CHARS)]] | None = Field(
+        default=None,
+        max_length=MAX_UNKNOWN_CATEGORIES,
+        description=(
+            "Profile values the model never saw in training, by feature name ({'plan': 'Z'}): scored "
+            "as if absent. Empty when there are none; null from a model that does not report them. "
+            "Long values are cut (ending in an ellipsis)."
+        ),
     )
 
 

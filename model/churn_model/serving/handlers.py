@@ -33,6 +33,7 @@ from churn_contracts.endpoint import (
     negotiate_accept,
     parse_request,
     prediction,
+    unknown_categories,
 )
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def model_fn(model_dir: str, context: Any = None) -> ScoringModel:
 
     model = load_model(model_dir)
     model.warm_up()
+    known_categories(model)
     explainer_for(model).topic_vectors()  # embed the topic descriptions now, not on a request
     topics_for(model)
     logger.info("model %s loaded from %s", model.model_version, model_dir)
@@ -108,6 +110,34 @@ def explainer_for(model: ScoringModel) -> Any:
         explainer = Explainer(model)
         model._explainer = explainer  # type: ignore[attr-defined]
     return explainer
+
+
+def known_categories(model: ScoringModel) -> dict[str, frozenset[str]] | None:
+    """Each categorical column's values seen in training, from the fitted one-hot encoder's
+    ``categories_`` (read once and kept on the model); None when the model does not show them
+    (a test double, an odd artifact): its answers then carry no ``unknown_categories``."""
+    if hasattr(model, "_known_categories"):
+        return model._known_categories  # type: ignore[attr-defined,no-any-return]
+    known: dict[str, frozenset[str]] | None = None
+    categorical = tuple(model.spec.categorical)
+    try:
+        columns = model.pipeline.named_steps["features"].named_transformers_  # type: ignore[attr-defined]
+        if not categorical:
+            known = {}
+        else:
+            onehot = columns["categorical"]
+            # The pipeline hands the encoder the spec's categorical columns, in the spec's order.
+            if len(onehot.categories_) == len(categorical):
+                known = {
+                    name: frozenset(str(v) for v in values if v is not None and v == v)  # v == v: not NaN
+                    for name, values in zip(categorical, onehot.categories_, strict=True)
+                }
+    except (AttributeError, KeyError, TypeError) as error:
+        logger.warning("categories seen in training unknown: %s", type(error).__name__)
+    if known is None:
+        logger.warning("answers will not list unknown categories")
+    model._known_categories = known  # type: ignore[attr-defined]
+    return known
 
 
 def topics_for(model: ScoringModel) -> Any:
@@ -166,15 +196,30 @@ def predict_fn(
             reasons = [[r.to_dict() for r in e.top(request.explain)] for e in explanations]
             # The whole call's topics come with an explanation, from its sentence vectors.
             topics = [call_topics(model, e) for e in explanations]
+        known = known_categories(model)
+        unknown = [None if known is None else unknown_categories(f, known) for f in features]
         predictions = [
-            prediction(float(p), model.model_version, record.missing, why, topic)
-            for p, record, why, topic in zip(probabilities, request.records, reasons, topics, strict=True)
+            prediction(float(p), model.model_version, record.missing, why, topic, strange)
+            for p, record, why, topic, strange in zip(
+                probabilities, request.records, reasons, topics, unknown, strict=True
+            )
         ]
+        _log_unknown(unknown)
     except Exception:
         # Logged without the request: exception messages from the model name shapes, not values.
         logger.exception("scoring %d record(s) failed", len(request.records))
         return ErrorAnswer(500, "the model failed to score the request")
     return Scores(predictions, request.batch, request.jsonlines)
+
+
+def _log_unknown(unknown: Sequence[dict[str, str] | None]) -> None:
+    """Which columns carried unknown values, and how often: never the values (customer data)."""
+    counts: dict[str, int] = {}
+    for found in unknown:
+        for name in found or ():
+            counts[name] = counts.get(name, 0) + 1
+    if counts:
+        logger.info("unknown categories (records per column): %s", json.dumps(counts, sort_keys=True))
 
 
 def output_fn(result: Scores | ErrorAnswer, accept: str | None, context: Any = None) -> tuple[bytes, str]:

@@ -130,3 +130,59 @@ def test_categorical_numbers_are_coerced_as_training_coerces_them():
     record = parse_record({"Area Code": 415, "Int'l Plan": 1.0, "plan": " "}, spec)
     assert record.features == {"Area Code": "415", "Int'l Plan": "1", "plan": None}
     assert record.missing == ["plan"]
+
+
+# --- unknown categories (issue 24 s5) ---------------------------------------------------------
+
+KNOWN = {"plan": frozenset({"A", "B"}), "State": frozenset({"OH", "415"})}
+
+
+def test_unknown_categories_are_the_parsed_values_outside_the_known_ones():
+    from churn_contracts.endpoint import unknown_categories
+
+    [record] = parse_request(json.dumps({"plan": "Z", "State": 415.0}), JSON, SPEC).records
+    assert unknown_categories(record.features, KNOWN) == {"plan": "Z"}  # 415.0 is the known "415"
+    [record] = parse_request(json.dumps({"plan": " ", "State": "TX"}), JSON, SPEC).records
+    assert unknown_categories(record.features, KNOWN) == {"State": "TX"}  # blank is missing, not unknown
+    assert unknown_categories({"plan": "A"}, KNOWN) == {}
+
+
+def test_unknown_categories_are_bounded():
+    from churn_contracts.endpoint import MAX_UNKNOWN_CATEGORIES, MAX_UNKNOWN_VALUE_CHARS, unknown_categories
+
+    many = {f"c{i}": frozenset({"x"}) for i in range(MAX_UNKNOWN_CATEGORIES + 5)}
+    found = unknown_categories({name: "y" * 10_000 for name in many}, many)
+    assert len(found) == MAX_UNKNOWN_CATEGORIES
+    assert {len(v) for v in found.values()} == {MAX_UNKNOWN_VALUE_CHARS}
+
+
+def test_answers_carry_unknown_categories_and_older_answers_still_parse():
+    from churn_contracts.endpoint import parse_score
+
+    answer = prediction(0.3, "v2", [], unknown={"plan": "Z"})
+    assert answer["unknown_categories"] == {"plan": "Z"}
+    assert parse_score(json.dumps(answer)).unknown_categories == {"plan": "Z"}
+    assert parse_score(json.dumps(prediction(0.3, "v2", [], unknown={}))).unknown_categories == {}
+    batch = json.dumps({"predictions": [answer]})
+    assert parse_score(batch).unknown_categories == {"plan": "Z"}
+    # An older model says nothing: the score parses, with nothing known about its categories.
+    older = parse_score(json.dumps({"probability": 0.3, "model_version": "v1", "missing_features": []}))
+    assert older.probability == 0.3 and older.unknown_categories is None
+    assert "unknown_categories" not in prediction(0.3, "v1", [])
+
+
+@pytest.mark.parametrize("malformed", [["plan"], "plan", {"plan": 3}, {"plan": None}, 7])
+def test_a_malformed_unknown_categories_is_dropped_and_the_score_stands(malformed):
+    from churn_contracts.endpoint import parse_score
+
+    score = parse_score(json.dumps({"probability": 0.7, "unknown_categories": malformed}))
+    assert score.probability == 0.7 and score.unknown_categories is None
+
+
+def test_a_client_bounds_what_an_endpoint_lists():
+    from churn_contracts.endpoint import MAX_UNKNOWN_CATEGORIES, MAX_UNKNOWN_VALUE_CHARS, parse_score
+
+    listed = {f"c{i}": "v" * 1000 for i in range(MAX_UNKNOWN_CATEGORIES * 3)}
+    score = parse_score(json.dumps({"probability": 0.7, "unknown_categories": listed}))
+    assert len(score.unknown_categories) == MAX_UNKNOWN_CATEGORIES
+    assert max(len(v) for v in score.unknown_categories.values()) == MAX_UNKNOWN_VALUE_CHARS

@@ -19,6 +19,7 @@ from churn_contracts.endpoint import (
     parse_request,
     prediction,
     shorten_text,
+    unknown_categories,
 )
 from churn_contracts.profile import record_to_item
 from churn_lambda.retry import Backoff
@@ -43,6 +44,12 @@ class Runtime:
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.faults: list[Exception] = []
+        # The categories this stand-in's model saw in training; None: a model that does not tell.
+        self.known: dict[str, frozenset[str]] | None = {
+            "plan": frozenset({"gold", "silver"}),
+            "limit": frozenset({"unlimited"}),
+            "State": frozenset({"OH"}),
+        }
 
     def invoke_endpoint(
         self, *, EndpointName: str, ContentType: str, Accept: str, Body: bytes
@@ -56,7 +63,8 @@ class Runtime:
             raise model_error(exc.status) from None
         record = parsed.records[0]
         probability = 0.8 if "cancel" in (record.features["text"] or "") else 0.05
-        answer = prediction(probability, "model-7", record.missing)
+        unknown = None if self.known is None else unknown_categories(record.features, self.known)
+        answer = prediction(probability, "model-7", record.missing, unknown=unknown)
         if self.bodies[-1].get("explain"):
             answer["reasons"] = [{"kind": "phrase", "name": "cancel my contract", "effect": 0.3}]
         return {"Body": io.BytesIO(json.dumps(answer).encode())}
@@ -195,6 +203,33 @@ def test_explain_is_passed_through_and_reasons_returned(api: Runtime, context: A
     status, body, _ = call(context, "POST", "/v1/score", {"profile": GOLD, "text": ANGRY, "explain": 3})
     assert status == 200 and api.bodies[-1]["explain"] == 3
     assert body["reasons"] == [{"kind": "phrase", "name": "cancel my contract", "effect": 0.3}]
+
+
+def test_unknown_categories_are_listed_from_a_given_or_a_stored_profile(
+    api: Runtime, aws: Aws, context: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, body, _ = call(context, "POST", "/v1/score", {"profile": GOLD, "text": ANGRY})
+    assert status == 200 and body["unknown_categories"] == {}
+    profile = {**GOLD, "plan": "Z", "State": "Atlantis"}
+    status, body, _ = call(context, "POST", "/v1/score", {"profile": profile, "text": ANGRY})
+    assert status == 200, body
+    assert body["unknown_categories"] == {"plan": "Z", "State": "Atlantis"}
+    assert body["probability"] == 0.8  # listed, still scored
+    put_profile(aws, "C-9", {**GOLD, "limit": "metered"})
+    status, body, _ = call(context, "POST", "/v1/score", {"customer_id": "C-9", "text": ANGRY})
+    assert status == 200 and body["unknown_categories"] == {"limit": "metered"}
+    # The log names the columns, never a profile's values.
+    scored = [r for r in caplog.records if r.getMessage() == "Scored"]
+    assert [r.unknown_categories for r in scored] == [[], ["State", "plan"], ["limit"]]
+    logged = repr([vars(r) for r in caplog.records])
+    assert "metered" not in logged and "Atlantis" not in logged
+
+
+def test_a_model_that_does_not_list_unknown_categories_still_scores(api: Runtime, context: Any) -> None:
+    api.known = None  # an older model: no unknown_categories in its answer
+    status, body, _ = call(context, "POST", "/v1/score", {"profile": {**GOLD, "plan": "Z"}, "text": ANGRY})
+    assert status == 200 and body["probability"] == 0.8
+    assert body.get("unknown_categories") is None
 
 
 def test_text_over_the_limit_is_shortened_and_flagged(api: Runtime, context: Any) -> None:

@@ -76,3 +76,38 @@ def test_profile_numbers_are_bounded_where_the_model_refuses_them():
     assert not schema_accepts(huge) and not api_accepts(huge)
     edge = {"text": "hi", "profile": {"Day Calls": -FLOAT32_MAX, "Eve Calls": 10**20}}
     assert schema_accepts(edge) and api_accepts(edge)
+
+
+def response_schema_accepts(body: dict) -> bool:
+    resource = Resource.from_contents({**DOCUMENT, "$schema": "https://json-schema.org/draft/2020-12/schema"})
+    registry = Registry().with_resource("urn:api", resource)
+    response = DOCUMENT["paths"]["/v1/score"]["post"]["responses"]["200"]["content"]["application/json"]
+    validator = Draft202012Validator({"$ref": "urn:api" + response["schema"]["$ref"]}, registry=registry)
+    return validator.is_valid(body)
+
+
+SCORED = {
+    "probability": 0.8,
+    "risk_level": "high",
+    "model_version": "m-1",
+    "missing_features": [],
+    "profile_found": True,
+    "text_truncated": False,
+}
+
+
+def test_the_document_describes_unknown_categories_in_the_score():
+    from churn_contracts.endpoint import MAX_UNKNOWN_CATEGORIES, MAX_UNKNOWN_VALUE_CHARS
+
+    schema = DOCUMENT["components"]["schemas"]["ScoreResponse"]["properties"]["unknown_categories"]
+    assert "never saw in training" in schema["description"]
+    assert response_schema_accepts({**SCORED, "unknown_categories": {"plan": "Z"}})
+    assert response_schema_accepts({**SCORED, "unknown_categories": {}})
+    assert response_schema_accepts({**SCORED, "unknown_categories": None})
+    assert response_schema_accepts(SCORED)  # an older model's answer, passed through
+    assert not response_schema_accepts({**SCORED, "unknown_categories": ["plan"]})
+    assert not response_schema_accepts({**SCORED, "unknown_categories": {"plan": 3}})
+    too_long = {"plan": "x" * (MAX_UNKNOWN_VALUE_CHARS + 1)}
+    assert not response_schema_accepts({**SCORED, "unknown_categories": too_long})
+    too_many = {f"c{i}": "x" for i in range(MAX_UNKNOWN_CATEGORIES + 1)}
+    assert not response_schema_accepts({**SCORED, "unknown_categories": too_many})

@@ -62,7 +62,8 @@ def test_seed_example_scores_one_record(model):
     status, content_type, payload = invoke(model, json.dumps(SEED_BODY).encode())
     assert (status, content_type) == (200, JSON)
     answer = json.loads(payload)
-    assert set(answer) == {"probability", "model_version", "missing_features"}
+    assert set(answer) == {"probability", "model_version", "missing_features", "unknown_categories"}
+    assert answer["unknown_categories"] == {}  # the seed's plan and limit were seen in training
     assert 0.0 <= answer["probability"] <= 1.0
     assert answer["model_version"] == model.model_version
     assert set(answer["missing_features"]) == set(MODEL_FEATURES) - set(SEED_BODY)
@@ -93,8 +94,20 @@ def test_json_lines_in_and_out_for_batch_transform(model):
     assert (status, content_type) == (200, JSON_LINES)
     lines = payload.decode().splitlines()
     assert [set(json.loads(line)) for line in lines] == [
-        {"probability", "model_version", "missing_features"}
+        {"probability", "model_version", "missing_features", "unknown_categories"}
     ] * 2
+
+
+def test_a_plan_the_model_never_saw_is_listed_alone_and_in_a_batch(model):
+    # Issue 24 s5: "plan": "Z" was scored silently; the encoder ignores it, the answer now says so.
+    unseen = {**SEED_BODY, "plan": "Z"}
+    _, _, payload = invoke(model, json.dumps(unseen))
+    alone = json.loads(payload)
+    assert alone["unknown_categories"] == {"plan": "Z"}
+    _, _, payload = invoke(model, json.dumps({"instances": [SEED_BODY, unseen]}))
+    batch = json.loads(payload)["predictions"]
+    assert [p["unknown_categories"] for p in batch] == [{}, {"plan": "Z"}]
+    assert batch[1]["probability"] == pytest.approx(alone["probability"])
 
 
 def test_json_lines_request_can_answer_json(model):

@@ -50,4 +50,6 @@ class EndpointScorer:
         # The shared contract's reader (ResponseError: a broken endpoint is our 500, not the caller's).
         score = parse_score(raw)
         reasons = score.reasons if explain else None
-        return Score(score.probability, score.model_version, score.missing_features, reasons)
+        return Score(
+            score.probability, score.model_version, score.missing_features, reasons, score.unknown_categories
+        )
