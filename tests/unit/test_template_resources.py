@@ -40,7 +40,7 @@ def test_bucket_is_encrypted_private_notifies_eventbridge_and_expires():
     )
     assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
     prefixes = {r.get("Prefix") for r in bucket["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r}
-    assert prefixes == {"recordings/", "transcripts/", "batch/"}
+    assert prefixes == {"recordings/", "transcripts/", "batch/", "data-capture/"}
 
 
 @pytest.mark.parametrize("table", ["ProfilesTable", "CallsTable", "CustomerAlertsTable"])
