@@ -8,8 +8,8 @@ sentence's strength):
 - ``topics_any``: at least one of these topics is in the call; an entry is a topic id, or
   ``{"topic", "min_count", "min_strength"}`` to ask for at least that many sentences and a
   strongest sentence at least that strong (0..1);
-- ``main_complaint_any``: the call's main complaint (the complaint topic with the most sentences,
-  then the strongest) is one of these.
+- ``main_complaint_any``: the call's main complaint (the complaint most sentences led with, each
+  sentence leading with its strongest complaint; then the strongest) is one of these.
 
 The highest-priority matching rule whose offer the customer has not had within the rule's
 ``not_offered_within_days`` wins; ties go to the rule listed first. No match is a valid outcome:

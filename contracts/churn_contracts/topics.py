@@ -83,12 +83,16 @@ class TopicSentence:
 
 @dataclass(frozen=True)
 class CallTopics:
-    """Per topic: how many customer sentences had it and the strongest one."""
+    """Per topic: how many customer sentences had it and the strongest one; per complaint, how
+    many sentences it led (was that sentence's strongest complaint)."""
 
     sentences: int = 0  # customer sentences read
     counts: dict[str, int] = field(default_factory=dict)
     strongest: dict[str, TopicSentence] = field(default_factory=dict)
     method: str = ""  # which classifier, for the record
+    # Empty in documents from before it (schema 1 without "leads"): the main complaint then
+    # falls back to the counts.
+    leads: dict[str, int] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.counts)
@@ -108,6 +112,13 @@ class CallTopics:
         return [t for t in self.ranked() if t in COMPLAINT_TOPICS]
 
     def main_complaint(self) -> str | None:
+        """The complaint most sentences led with, then the stronger, then the table's order.
+
+        A sentence votes once, for its strongest complaint: "terrible customer service" heard as
+        service and, more weakly, as coverage is one service sentence, not one of each.
+        """
+        if self.leads:
+            return min(self.leads, key=lambda t: (-self.leads[t], -self.strength(t), _order(t)))
         found = self.complaints()
         return found[0] if found else None
 
@@ -119,6 +130,7 @@ class CallTopics:
             "sentences": self.sentences,
             "counts": {t: self.counts[t] for t in ranked},
             "strongest": {t: self.strongest[t].to_dict() for t in ranked if t in self.strongest},
+            "leads": {t: self.leads[t] for t in ranked if t in self.leads},
         }
 
     @classmethod
@@ -150,8 +162,16 @@ class CallTopics:
                 raise TopicsError(f"'topics.strongest.{topic}.strength' is outside [0, 1]")
             index = _count(value.get("sentence", 0), f"'topics.strongest.{topic}.sentence'")
             strongest[topic] = TopicSentence(value["text"][:MAX_SENTENCE_CHARS], float(strength), index)
+        raw_leads = data.get("leads", {})
+        if not isinstance(raw_leads, Mapping):
+            raise TopicsError("'topics.leads' must be an object")
+        leads: dict[str, int] = {}
+        for topic, value in raw_leads.items():
+            n = _count(value, f"'topics.leads.{topic}'")
+            if topic in COMPLAINT_TOPICS and topic in counts and n > 0:
+                leads[topic] = min(n, counts[topic])
         method = data.get("method", "")
-        return cls(sentences, counts, strongest, str(method) if method else "")
+        return cls(sentences, counts, strongest, str(method) if method else "", leads)
 
 
 def summarise(
@@ -162,13 +182,16 @@ def summarise(
 ) -> CallTopics:
     """The call's topics from each sentence's ``(topic, strength)`` labels, in call order.
 
-    The strongest sentence of a topic is the first with the highest strength.
+    The strongest sentence of a topic is the first with the highest strength; a sentence leads
+    with its strongest complaint (the first listed on a tie).
     """
     if len(sentences) != len(labels):
         raise ValueError("one label list per sentence")
     counts: dict[str, int] = {}
     strongest: dict[str, TopicSentence] = {}
+    leads: dict[str, int] = {}
     for index, (text, found) in enumerate(zip(sentences, labels, strict=True)):
+        lead: tuple[str, float] | None = None
         for topic, strength in dict(found).items():
             topic_id = canonical(topic)
             if topic_id is None:
@@ -178,7 +201,11 @@ def summarise(
             best = strongest.get(topic_id)
             if best is None or strength > best.strength:
                 strongest[topic_id] = TopicSentence(text[:MAX_SENTENCE_CHARS], strength, index)
-    return CallTopics(len(sentences), counts, strongest, method)
+            if topic_id in COMPLAINT_TOPICS and (lead is None or strength > lead[1]):
+                lead = (topic_id, strength)
+        if lead is not None:
+            leads[lead[0]] = leads.get(lead[0], 0) + 1
+    return CallTopics(len(sentences), counts, strongest, method, leads)
 
 
 def from_reasons(reasons: Iterable[Mapping[str, Any]]) -> CallTopics:

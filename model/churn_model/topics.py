@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,13 +146,19 @@ def split_sentences(text: str | None) -> list[str]:
     return [p for p in _SENTENCE_END.split(text.strip()) if p]
 
 
-def load_labelled(path: Path = LABELLED) -> list[tuple[str, list[str]]]:
-    """(sentence, topics) from the hand-labelled outside sentences."""
+def load_labelled(
+    path: Path = LABELLED, *, leave_out_rows: Collection[int] = (), leave_out_texts: Sequence[str] = ()
+) -> list[tuple[str, list[str]]]:
+    """(sentence, topics) from the hand-labelled outside sentences, less those of the chats left
+    out (by source row, or found in one of their texts): a benchmark measuring on those chats."""
     found = []
     for line in path.read_text().splitlines():
         if line.strip():
             row = json.loads(line)
-            found.append((str(row["text"]), [str(t) for t in row["topics"]]))
+            text = str(row["text"])
+            if row.get("source_row") in leave_out_rows or any(text in t for t in leave_out_texts):
+                continue
+            found.append((text, [str(t) for t in row["topics"]]))
     return found
 
 
@@ -224,12 +230,14 @@ class LinearTopics:
         return summarise(sentences, labels, method=self.method)
 
 
-def training_set(labelled: Path = LABELLED) -> list[tuple[str, list[str]]]:
+def training_set(
+    labelled: Path = LABELLED, *, leave_out_rows: Collection[int] = (), leave_out_texts: Sequence[str] = ()
+) -> list[tuple[str, list[str]]]:
     """The descriptions (one topic each; none for the small talk) and the labelled sentences."""
     pairs = [
         (text, [] if topic == NONE else [topic]) for topic, texts in DESCRIPTIONS.items() for text in texts
     ]
-    return pairs + load_labelled(labelled)
+    return pairs + load_labelled(labelled, leave_out_rows=leave_out_rows, leave_out_texts=leave_out_texts)
 
 
 def fit_weights(

@@ -1,13 +1,17 @@
 """Does the offer answer the customer's complaint? The default rules on the whole call's topics.
 
     python model/evaluation/topics/bench_offer_fit.py [--rules offers/default-rules.json] [--keywords]
+        [--set NAME ...]
 
 For each labelled call (``chats.jsonl``: 32 outside chats labelled by their main complaint;
-``chats_confirm.jsonl``: 19 more, labelled once the rules were settled;
-``demo_calls.jsonl``: the demo's two alerted calls), the served topic classifier reads the
-customer's side, ``churn_contracts.offers.choose_offer`` picks the offer from the profile and
-those topics, and the offer fits when its rule ``addresses`` the labelled complaint. Prints each
-call and the fit rate per set. ``--keywords`` uses the keyword table instead of the classifier.
+``chats_confirm.jsonl``: 19 more, labelled once the rules were settled; ``chats_fresh.jsonl`` and
+``chats_fresh2.jsonl``: chats chosen by a fixed rule and labelled before any classifier saw them
+(``fresh_chats.py``); ``demo_calls.jsonl``: the demo's two alerted calls), the topic classifier
+reads the customer's side, ``churn_contracts.offers.choose_offer`` picks the offer from the
+profile and those topics, and the offer fits when its rule ``addresses`` the labelled complaint.
+The fresh sets are measured with the served recipe refitted without their chats' labelled
+sentences (some of their chats gave one to ``sentences.jsonl``); the others with the served
+weights. Prints each call and the fit rate per set. ``--keywords`` uses the keyword table.
 """
 
 from __future__ import annotations
@@ -30,8 +34,13 @@ from churn_contracts.topics import CallTopics  # noqa: E402
 SETS = {
     "outside chats": HERE / "chats.jsonl",
     "outside chats, second set": HERE / "chats_confirm.jsonl",
+    "fresh outside chats": HERE / "chats_fresh.jsonl",
+    "fresh outside chats, second set": HERE / "chats_fresh2.jsonl",
     "demo calls": HERE / "demo_calls.jsonl",
 }
+# Chosen and labelled blind (fresh_chats.py). Their chats may have given a sentence to
+# sentences.jsonl, so the classifier measured on them is fitted without those sentences.
+BLIND = frozenset({"fresh outside chats", "fresh outside chats, second set"})
 DEFAULT_RULES = REPO / "offers" / "default-rules.json"
 
 
@@ -69,31 +78,65 @@ def evaluate(
     return outcomes
 
 
-def served_topics() -> Callable[[str], CallTopics]:
-    """The endpoint's classifier: linear topics on the ONNX int8 MiniLM sentence vectors."""
+def _embed() -> Callable[[list[str]], Any]:
     from churn_model.encoder import SentenceEncoder
     from churn_model.explain import _screen_vectors
+
+    encoder = SentenceEncoder(granularity="text")  # the served default on CPU: ONNX int8 MiniLM
+    return lambda sentences: _screen_vectors(encoder, sentences)
+
+
+def served_topics(embed: Callable[[list[str]], Any] | None = None) -> Callable[[str], CallTopics]:
+    """The endpoint's classifier: linear topics on the ONNX int8 MiniLM sentence vectors."""
     from churn_model.topics import LinearTopics
 
-    encoder = SentenceEncoder(granularity="text")
-    return LinearTopics(lambda sentences: _screen_vectors(encoder, sentences)).call_topics
+    return LinearTopics(embed or _embed()).call_topics
+
+
+def blind_topics(
+    calls: Sequence[dict[str, Any]], embed: Callable[[list[str]], Any] | None = None
+) -> tuple[Callable[[str], CallTopics], int]:
+    """The served recipe (``python -m churn_model.topics fit``) refitted without the labelled
+    sentences of these calls' chats; and how many sentences it left out."""
+    from churn_model.topics import LinearTopics, fit_weights, training_set
+
+    embed = embed or _embed()
+    pairs = training_set(
+        leave_out_rows={int(c["source_row"]) for c in calls if "source_row" in c},
+        leave_out_texts=[str(c["text"]) for c in calls],
+    )
+    weights = fit_weights(embed([text for text, _ in pairs]), [topics for _, topics in pairs])
+    return LinearTopics(embed, weights).call_topics, len(training_set()) - len(pairs)
+
+
+def run_set(
+    name: str, rules: RuleSet, *, keywords: bool = False, embed: Callable[[list[str]], Any] | None = None
+) -> tuple[list[Outcome], str]:
+    """A set's outcomes with the classifier it is measured with, and that classifier in words."""
+    calls = load_calls(SETS[name])
+    if keywords:
+        from churn_model.topics import KeywordTopics
+
+        return evaluate(calls, rules, KeywordTopics().call_topics), "keywords"
+    if name in BLIND:
+        topics_of, left_out = blind_topics(calls, embed)
+        return evaluate(
+            calls, rules, topics_of
+        ), f"served recipe refitted without {left_out} sentences of these chats"
+    return evaluate(calls, rules, served_topics(embed)), "served weights"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rules", type=Path, default=DEFAULT_RULES)
     parser.add_argument("--keywords", action="store_true", help="the keyword table instead")
+    parser.add_argument("--set", action="append", choices=list(SETS), help="only these sets (repeatable)")
     args = parser.parse_args(argv)
     rules = load_rules(args.rules.read_bytes())
-    if args.keywords:
-        from churn_model.topics import KeywordTopics
-
-        topics_of = KeywordTopics().call_topics
-    else:
-        topics_of = served_topics()
-    for name, path in SETS.items():
-        outcomes = evaluate(load_calls(path), rules, topics_of)
-        print(f"\n## {name} ({path.name})")
+    embed = None if args.keywords else _embed()
+    for name in args.set or [n for n, path in SETS.items() if path.exists()]:
+        outcomes, classifier = run_set(name, rules, keywords=args.keywords, embed=embed)
+        print(f"\n## {name} ({SETS[name].name}; {classifier})")
         for o in outcomes:
             mark = "fits" if o.fits else "MISS"
             print(

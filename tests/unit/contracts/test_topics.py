@@ -41,6 +41,36 @@ def test_round_trip_and_bounded_text():
     assert len(back.strongest["billing"].text) == MAX_SENTENCE_CHARS
 
 
+def test_a_sentence_leads_with_one_complaint_the_main_complaint_counts_those():
+    # Three sentences: two about the people, each heard more weakly as coverage too (customers
+    # say "service" for both), and one about the signal.
+    sentences = ["Terrible customer service.", "Nobody calls back.", "No signal at home."]
+    labels = [
+        [("service", 0.9), ("coverage", 0.7)],
+        [("coverage", 0.55), ("service", 0.8)],
+        [("coverage", 0.95)],
+    ]
+    topics = summarise(sentences, labels)
+    assert topics.counts == {"service": 2, "coverage": 3}
+    assert topics.leads == {"service": 2, "coverage": 1}
+    assert topics.main_complaint() == "service"  # by counts alone it would be coverage
+    assert topics.complaints()[0] == "coverage"  # the display order stays by sentences
+    back = CallTopics.from_dict(json.loads(json.dumps(topics.to_dict())))
+    assert back == topics and back.main_complaint() == "service"
+
+
+def test_non_complaints_never_lead_and_old_documents_fall_back_to_counts():
+    topics = summarise(["I'm leaving.", "Your bill is too high."], [[("cancel", 0.99)], [("billing", 0.6)]])
+    assert topics.leads == {"billing": 1} and topics.main_complaint() == "billing"
+    old = topics.to_dict()
+    del old["leads"]  # a document stored before "leads"
+    assert CallTopics.from_dict(old).leads == {}
+    assert CallTopics.from_dict(old).main_complaint() == "billing"
+    # A lead count is bounded by the topic's sentences, and only complaints present lead.
+    forged = {**topics.to_dict(), "leads": {"billing": 9, "cancel": 1, "device": 2}}
+    assert CallTopics.from_dict(forged).leads == {"billing": 1}
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -50,6 +80,8 @@ def test_round_trip_and_bounded_text():
         {"counts": {"billing": True}},
         {"counts": {"billing": 1}, "strongest": {"billing": {"text": "a", "strength": 2}}},
         {"counts": {"billing": 1}, "strongest": {"billing": {"strength": 0.5}}},
+        {"counts": {"billing": 1}, "leads": []},
+        {"counts": {"billing": 1}, "leads": {"billing": -1}},
     ],
 )
 def test_malformed_documents_raise(bad):

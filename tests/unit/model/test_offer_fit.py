@@ -20,10 +20,11 @@ from churn_contracts.offers import load_rules  # noqa: E402
 @pytest.fixture(scope="module")
 def outcomes():
     rules = load_rules(bench_offer_fit.DEFAULT_RULES.read_bytes())
-    topics_of = bench_offer_fit.served_topics()
+    embed = bench_offer_fit._embed()
     return {
-        name: bench_offer_fit.evaluate(bench_offer_fit.load_calls(path), rules, topics_of)
+        name: bench_offer_fit.run_set(name, rules, embed=embed)[0]
         for name, path in bench_offer_fit.SETS.items()
+        if path.exists()
     }
 
 
@@ -35,9 +36,29 @@ def test_the_demo_calls_get_an_offer_for_their_complaint(outcomes):
 
 
 def test_outside_chats_mostly_get_an_offer_for_their_complaint(outcomes, capsys):
-    chats = [o for name, found in outcomes.items() if name != "demo calls" for o in found]
-    fit = sum(o.fits for o in chats) / len(chats)
+    seen = [o for name in ("outside chats", "outside chats, second set") for o in outcomes[name]]
+    fit = sum(o.fits for o in seen) / len(seen)
     with capsys.disabled():
-        print(f"\noffer fits the complaint on {len(chats)} outside chats: {fit:.1%}")
-    # Measured 45 / 51 = 88.2 % (issue 22's goal is 90 %): a floor against regressions.
-    assert len(chats) == 51 and fit >= 0.85
+        print(f"\noffer fits the complaint on {len(seen)} outside chats seen while tuning: {fit:.1%}")
+    # Measured 46 / 51 = 90.2 % (README): a floor against regressions.
+    assert len(seen) == 51 and fit >= 0.85
+
+
+def test_fresh_blind_chats_mostly_get_an_offer_for_their_complaint(outcomes, capsys):
+    # Chosen by a fixed rule and labelled before any classifier saw them; measured with the
+    # served recipe refitted without their chats' labelled sentences.
+    fresh = outcomes["fresh outside chats"]
+    fit = sum(o.fits for o in fresh) / len(fresh)
+    with capsys.disabled():
+        print(f"\noffer fits the complaint on {len(fresh)} fresh outside chats: {fit:.1%}")
+    # Measured 42 / 46 = 91.3 % (README): a floor against regressions.
+    assert len(fresh) == 46 and fit >= 0.85
+
+
+def test_blind_refit_leaves_out_the_chats_own_sentences():
+    calls = bench_offer_fit.load_calls(bench_offer_fit.SETS["fresh outside chats"])
+    from churn_model.topics import training_set
+
+    kept = {text for text, _ in training_set(leave_out_rows={c["source_row"] for c in calls})}
+    assert not any(text in call["text"] for call in calls for text in kept if len(text) > 40)
+    assert len(kept) < len(training_set())
