@@ -3,12 +3,13 @@
     python model/evaluation/topics/fresh_chats.py show [--start 0] [--count 20]
     python model/evaluation/topics/fresh_chats.py build
 
-The pool: rows of ``../realtext/telecom-chat-train.jsonl`` with customer text whose row is in
-none of the labelled files here (``sentences.jsonl``, ``chats.jsonl``, ``chats_confirm.jsonl``)
-and whose customer text is none of theirs either. Order: the churners shuffled (seed 2204), then
-the other customers shuffled (seed 2205): alerts go to customers at risk, and few churners'
-chats are left unread. ``show`` prints the pool in that order, customer side only (what the
-model reads), for a person to label.
+The pool: rows of ``../realtext/telecom-chat-train.jsonl`` with customer text that is in neither
+labelled chat set here (``chats.jsonl``, ``chats_confirm.jsonl``; by row and by text). Order:
+churners' chats with no sentence in ``sentences.jsonl`` (seed 2204), then churners' chats that
+gave one (seed 2205; the benchmark leaves those sentences out of the classifier it measures on
+them), then the other customers' (seed 2206): alerts go to customers at risk, and few churners'
+chats are left. ``show`` prints the pool in that order, customer side only (what the model
+reads), for a person to label.
 
 ``reading.jsonl`` records every chat read, in pool order: ``{"source_row", "set", "complaint"}``
 with ``complaint`` null when no complaint clearly leads (skipped). ``build`` writes the kept rows
@@ -57,7 +58,8 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 def pool(source: Path = SOURCE) -> list[tuple[int, dict[str, Any], str]]:
     """(row, source row, customer text) in reading order: churners' chats in no labelled chat set,
     first those with no labelled sentence either, then those that gave one to ``sentences.jsonl``
-    (the benchmark leaves those sentences out of the classifier it measures on them)."""
+    (the benchmark leaves those sentences out of the classifier it measures on them), then the
+    other customers' chats (few complain: read only once the churners' run out)."""
     chat_rows: set[int] = set()
     chat_texts: list[str] = []
     for name in CHAT_SETS:
@@ -68,14 +70,17 @@ def pool(source: Path = SOURCE) -> list[tuple[int, dict[str, Any], str]]:
     candidates = []
     for index, row in enumerate(_jsonl(source)):
         text = customer_side(row["text"])
-        if row["Churn?"] != "True." or not text or index in chat_rows or text in chat_texts:
+        if not text or index in chat_rows or text in chat_texts:
             continue
         candidates.append((index, row, text))
-    unread = [c for c in candidates if c[0] not in sentence_rows]
-    sentence_given = [c for c in candidates if c[0] in sentence_rows]
+    churners = [c for c in candidates if c[1]["Churn?"] == "True."]
+    unread = [c for c in churners if c[0] not in sentence_rows]
+    sentence_given = [c for c in churners if c[0] in sentence_rows]
+    others = [c for c in candidates if c[1]["Churn?"] != "True."]
     random.Random(2204).shuffle(unread)
     random.Random(2205).shuffle(sentence_given)
-    return unread + sentence_given
+    random.Random(2206).shuffle(others)
+    return unread + sentence_given + others
 
 
 def show(start: int, count: int) -> None:
