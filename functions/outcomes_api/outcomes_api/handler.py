@@ -13,7 +13,6 @@ Every client error is a 4xx JSON ``{"error", "field"}``.
 
 # No ``from __future__ import annotations``: the resolver reads annotations at run time.
 import html
-import json
 import re
 from datetime import UTC, datetime
 from functools import cache
@@ -21,13 +20,14 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from churn_contracts.outcomes import MAX_TOKEN_CHARS, LinkError, OutcomeError
+from churn_lambda import rest
+from churn_lambda.rest import ApiError
 
 from . import adapters, domain
 from .adapters import KmsMacVerifier, LinkUsedError, OutcomeStore
@@ -73,20 +73,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, error: str, field: str | None = None) -> None:
-        super().__init__(error)
-        self.status, self.error, self.field = status, error, field
-
-
-def _error(status: int, error: str, field: str | None = None) -> Response:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"error": error, "field": field}),
-    )
-
-
 DESCRIPTIONS = {
     400: "Invalid request: wrong types, missing or unknown fields",
     403: "Missing or invalid API key or credentials (API Gateway); for a link: altered or not ours",
@@ -103,23 +89,13 @@ DESCRIPTIONS = {
 def _responses(
     ok: str, *statuses: int, ok_status: int = 200, html_ok: bool = False
 ) -> dict[int, dict[str, Any]]:
-    responses: dict[int, dict[str, Any]] = {ok_status: {"description": ok}}
-    if html_ok:
-        responses[ok_status]["content"] = {"text/html": {"schema": {"type": "string"}}}
-    for status in statuses:
-        responses[status] = {
-            "description": DESCRIPTIONS[status],
-            "content": {"application/json": {"model": ErrorBody}},
-        }
-    return responses
+    content = {"text/html": {"schema": {"type": "string"}}} if html_ok else None
+    return rest.documented_responses(
+        ok, statuses, DESCRIPTIONS, ErrorBody, ok_status=ok_status, ok_content=content
+    )
 
 
 app = APIGatewayRestResolver(enable_validation=True)
-
-
-@app.exception_handler(ApiError)
-def _api_error(exc: ApiError) -> Response:
-    return _error(exc.status, exc.error, exc.field)
 
 
 @app.exception_handler(ClientError)
@@ -128,46 +104,15 @@ def _aws_error(exc: ClientError) -> Response:
     # link's marker and outcome are one transaction), so the caller may simply try again.
     metrics.add_metric(name="OutcomesUnavailable", unit=MetricUnit.Count, value=1)
     logger.warning("AWS error", extra={"code": exc.response.get("Error", {}).get("Code")})
-    return Response(
-        status_code=HTTPStatus.SERVICE_UNAVAILABLE,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(
-            {"error": "the outcome store is busy; nothing was recorded, try again", "field": None}
-        ),
+    return rest.error_response(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "the outcome store is busy; nothing was recorded, try again",
         headers={"Retry-After": "2"},
     )
 
 
-@app.exception_handler(RequestValidationError)
-def _invalid_request(exc: RequestValidationError) -> Response:
-    errors = list(exc.errors())
-    first = errors[0] if errors else {}
-    kind = str(first.get("type", ""))
-    if kind in {"json_invalid", "unsupported_content_type"}:
-        return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "the body must be a JSON object (application/json)")
-    location = [str(part) for part in first.get("loc", ()) if str(part) in FIELD_NAMES]
-    if kind == "extra_forbidden" and first.get("loc"):
-        location.append(str(first["loc"][-1]))
-    field = ".".join(location) or None
-    if kind == "extra_forbidden":
-        message = "unknown field"
-    elif kind == "missing":
-        message = "missing field" if field else "the request body is missing"
-    else:
-        message = str(first.get("msg", "invalid request"))[:200]
-    return _error(HTTPStatus.BAD_REQUEST, message, field)
-
-
 _MALFORMED_IDS = ((re.compile(r"^/v1/customers/[^/]+/outcomes$"), "customer_id"),)
-
-
-@app.not_found
-def _not_found(exc: Exception) -> Response:
-    path = app.current_event.path or ""
-    for pattern, field in _MALFORMED_IDS:
-        if pattern.match(path):
-            return _error(HTTPStatus.BAD_REQUEST, f"invalid {field}", field)
-    return _error(HTTPStatus.NOT_FOUND, "no such route")
+rest.install_error_handlers(app, field_names=FIELD_NAMES, malformed_ids=_MALFORMED_IDS)
 
 
 CustomerIdPath = Annotated[str, Path(pattern=ID_PATTERN, min_length=1, max_length=MAX_ID_CHARS)]
@@ -293,54 +238,22 @@ def use_link(token: TokenPath) -> Response[str]:
     )
 
 
-def _header(event: dict[str, Any], name: str) -> str | None:
-    for key, value in (event.get("headers") or {}).items():
-        if key.lower() == name:
-            return value
-    return None
-
-
 def precheck(event: dict[str, Any]) -> dict[str, Any] | None:
-    """Unknown query parameters (400), oversized or non-JSON bodies (413, 415), before parsing.
-    A link's POST comes from an HTML form: its (empty) body is ignored, whatever its type."""
-    for name in event.get("multiValueQueryStringParameters") or event.get("queryStringParameters") or {}:
-        return _proxy_error(HTTPStatus.BAD_REQUEST, "unknown query parameter", str(name)[:100])
+    """Unknown query parameters (400; no route here takes one), oversized or non-JSON bodies
+    (413, 415), before parsing. A link's POST comes from an HTML form: its (empty) body is
+    ignored, whatever its type."""
     path = str(event.get("path") or "")
-    if str(event.get("httpMethod", "")).upper() != "POST" or path.startswith("/v1/outcome-links/"):
-        return None
-    body = event.get("body") or ""
-    size = len(body.encode("utf-8", "surrogatepass")) if isinstance(body, str) else len(body)
-    if size > MAX_BODY_BYTES:
-        return _proxy_error(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes"
-        )
-    mime = (_header(event, "content-type") or "").split(";")[0].strip().lower()
-    if mime != "application/json" or event.get("isBase64Encoded"):
-        return _proxy_error(
-            HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send a JSON body with Content-Type application/json"
-        )
-    if body:
-        try:
-            json.loads(body)
-        except (ValueError, RecursionError):
-            return _proxy_error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "the body is not valid JSON")
-    return None
-
-
-def _proxy_error(status: int, error: str, field: str | None = None) -> dict[str, Any]:
-    return {
-        "statusCode": int(status),
-        "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": json.dumps({"error": error, "field": field}),
-        "isBase64Encoded": False,
-    }
+    posted = str(event.get("httpMethod", "")).upper() == "POST"
+    return rest.precheck(
+        event,
+        query_names=(),
+        max_body_bytes=MAX_BODY_BYTES,
+        check_body=posted and not path.startswith("/v1/outcome-links/"),
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    refused = precheck(event)
-    if refused is not None:
-        return refused
-    return app.resolve(event, context)
+    return precheck(event) or app.resolve(event, context)
