@@ -3,7 +3,7 @@
     python model/evaluation/topics/fresh_chats.py show [--start 0] [--count 20]
     python model/evaluation/topics/fresh_chats.py build
 
-The pool: rows of ``../realtext/telecom-chat-train.jsonl`` with customer text that is in neither
+The pool: rows of ``model/evaluation/realtext/telecom-chat-train.jsonl`` with customer text that is in neither
 labelled chat set here (``chats.jsonl``, ``chats_confirm.jsonl``; by row and by text). Order:
 churners' chats with no sentence in ``sentences.jsonl`` (seed 2204), then churners' chats that
 gave one (seed 2205; the benchmark leaves those sentences out of the classifier it measures on

@@ -47,12 +47,13 @@ def test_outside_chats_mostly_get_an_offer_for_their_complaint(outcomes, capsys)
 def test_fresh_blind_chats_mostly_get_an_offer_for_their_complaint(outcomes, capsys):
     # Chosen by a fixed rule and labelled before any classifier saw them; measured with the
     # served recipe refitted without their chats' labelled sentences.
-    fresh = outcomes["fresh outside chats"]
+    first, second = outcomes["fresh outside chats"], outcomes["fresh outside chats, second set"]
+    fresh = first + second
     fit = sum(o.fits for o in fresh) / len(fresh)
     with capsys.disabled():
         print(f"\noffer fits the complaint on {len(fresh)} fresh outside chats: {fit:.1%}")
-    # Measured 42 / 46 = 91.3 % (README): a floor against regressions.
-    assert len(fresh) == 46 and fit >= 0.85
+    # Measured 42 / 46 and 20 / 24 = 88.6 % (README): a floor against regressions.
+    assert (len(first), len(second)) == (46, 24) and fit >= 0.85
 
 
 def test_blind_refit_leaves_out_the_chats_own_sentences():
