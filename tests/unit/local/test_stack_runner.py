@@ -214,3 +214,29 @@ def test_a_record_the_role_may_not_send_is_lost_as_on_lambda(flaky) -> None:
     assert outcome.condition == "RetriesExhausted"
     assert invoker.counts["destination_failures"] == 1
     assert _receive_all(sqs, failure_queue) == []
+
+
+def test_an_event_waiting_for_its_retry_does_not_hold_back_the_next(flaky) -> None:
+    # Lambda's async queue retries a failed event later and runs the next one meanwhile; run
+    # one at a time, each retry wait stalled the whole route (bench-chaos at 1,000 calls).
+    from churn_local.runner import EventRunner
+
+    invoker, _, sqs = flaky
+    finished: list[Outcome] = []
+    invoker._retry_delays = (1.0, 1.0)
+    invoker._on_outcome = finished.append
+    queue_url = sqs.create_queue(QueueName=f"delivery-{time.time_ns()}")["QueueUrl"]
+    runner = EventRunner(sqs, "123456789012")
+    runner.add_route(queue_url, invoker)
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"detail": {"fail_times": 99}, "n": 1}))
+    runner.start()
+    try:
+        _wait_for(lambda: runner.busy)  # the failing event is in its first retry wait
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"detail": {"fail_times": 0}, "n": 2}))
+        _wait_for(lambda: len(finished) == 2)
+    finally:
+        runner.stop()
+
+    assert [o.event["n"] for o in finished] == [2, 1]
+    assert [o.ok for o in finished] == [True, False]
+    assert runner.busy == 0
