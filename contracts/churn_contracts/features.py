@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 NUMERICAL: tuple[str, ...] = (
     "Account Length",
@@ -106,6 +108,26 @@ DISPLAY: dict[str, Display] = {
     "limit": Display("limit", "plan limit"),
 }  # fmt: skip
 MONTHLY_CHARGES: tuple[str, ...] = tuple(name for name, d in DISPLAY.items() if d.money)
+
+
+def monthly_value(record: Mapping[str, Any] | None) -> float | None:
+    """The customer's monthly bill: the sum of the profile's charges (None when it has none).
+
+    The one formula for the alert's value and the weekly list's (score_call, batch_report).
+    """
+    if not record:
+        return None
+    known = [
+        float(v)
+        for v in (record.get(name) for name in MONTHLY_CHARGES)
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    ]
+    return round(sum(known), 2) if known else None
+
+
+def value_at_risk(monthly: float | None, probability: float) -> float | None:
+    """A year of the monthly value times the probability of leaving."""
+    return None if monthly is None else round(12 * monthly * probability, 2)
 
 
 def display(name: str) -> Display:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from churn_contracts.features import CALL_ID, CUSTOMER_ID, MONTHLY_CHARGES
+from churn_contracts.features import CALL_ID, CUSTOMER_ID, monthly_value, value_at_risk
 from churn_contracts.risk import DEFAULT_HIGH_RISK_THRESHOLD, DEFAULT_MEDIUM_RISK_THRESHOLD, RiskThresholds
 
 BINS = 50
@@ -197,23 +197,6 @@ def format_topics(scored: Scored) -> str:
     if not topics:
         return ""
     return ", ".join(f"{display_name(t)} ({topics.count(t)})" for t in topics.ranked())
-
-
-def monthly_value(record: Mapping[str, Any] | None) -> float | None:
-    """The sum of the profile's charges (the alert's monthly value: score_call.compose)."""
-    if not record:
-        return None
-    known = [
-        float(v)
-        for v in (record.get(name) for name in MONTHLY_CHARGES)
-        if isinstance(v, (int, float)) and not isinstance(v, bool)
-    ]
-    return round(sum(known), 2) if known else None
-
-
-def value_at_risk(monthly: float | None, probability: float) -> float | None:
-    """A year of the monthly value times the probability of leaving (as the alert says it)."""
-    return None if monthly is None else round(12 * monthly * probability, 2)
 
 
 def monthly_values(input_path: Path | None) -> dict[str, float | None]:

@@ -28,6 +28,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from churn_contracts import features
+
 SCHEMA_VERSION = "1.2"
 ALERT_TYPE = "churn-risk-alert"
 FOLLOW_UP_TYPE = "churn-risk-follow-up"
@@ -107,9 +109,7 @@ class Alert:
     @property
     def value_at_risk(self) -> float | None:
         """A year of the customer's monthly value, times the probability that they leave."""
-        if self.monthly_value is None:
-            return None
-        return round(12 * self.monthly_value * self.probability, 2)
+        return features.value_at_risk(self.monthly_value, self.probability)
 
     @property
     def key(self) -> str:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from churn_contracts.calls import CallItem, timestamp
-from churn_contracts.features import MONTHLY_CHARGES
+from churn_contracts.features import monthly_value
 from churn_contracts.locations import S3Location
 from churn_contracts.profile import item_to_record
 from churn_contracts.topics import CallTopics
@@ -78,13 +78,6 @@ def call_facts(call: CallItem, document: Any = None) -> CallFacts:
         duration_s=transcript_duration(document) if document is not None else None,
         agent_id=clip(agent, 64) if isinstance(agent, str) and agent.strip() else None,
     )
-
-
-def monthly_value(record: Mapping[str, Any]) -> float | None:
-    """The customer's monthly bill: the sum of the profile's charges (None when it has none)."""
-    charges = [record.get(name) for name in MONTHLY_CHARGES]
-    known = [float(c) for c in charges if isinstance(c, (int, float)) and not isinstance(c, bool)]
-    return round(sum(known), 2) if known else None
 
 
 def contact(profile: Mapping[str, Any] | None, allowed: bool) -> tuple[str | None, str | None]:
