@@ -18,7 +18,7 @@ OPS_VENV := .venv-ops
 ARTIFACTS ?= artifacts
 
 .PHONY: help setup espeak demo test test-fast lint unit integration functions-py313 sam-check ops-venv ops-test \
-        deploy-check deploy-smoke data train package serve invoke stack-up stack-down train-sagemaker batch bench bench-asr bench-chaos live bench-live fmt clean
+        deploy-check deploy-smoke data train package serve invoke stack-up stack-down train-sagemaker batch loop bench bench-asr bench-chaos live bench-live fmt clean
 
 help: ## list every target (a test checks that none is missing here)
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -62,7 +62,7 @@ test: lint unit integration functions-py313 ops-test sam-check ## every check CI
 
 # The developer loop: contracts, functions and serving handlers, no slow (encoder, training) tests.
 test-fast: setup ## the fast subset: contracts, functions, serving handlers, not slow (about 1 min of CPU)
-	$(PY) -m pytest tests/unit/contracts tests/unit/functions tests/unit/serving/test_serving_handlers.py \
+	$(PY) -m pytest tests/unit/contracts tests/unit/functions tests/unit/outcomes tests/unit/serving/test_serving_handlers.py \
 	  -q -m "not slow" -p no:cacheprovider
 
 lint: setup ## ruff check and ruff format --check
@@ -76,7 +76,8 @@ integration: setup ## pytest tests/integration (the local stack end to end)
 	$(PY) -m pytest tests/integration -q
 
 functions-py313: $(FN_VENV)/.installed ## the Lambdas' unit tests on their runtime, Python 3.13
-	$(FN_VENV)/bin/python -m pytest tests/unit/contracts tests/unit/functions -q
+	$(FN_VENV)/bin/python -m pytest tests/unit/contracts tests/unit/functions tests/unit/outcomes -q \
+	  --ignore=tests/unit/outcomes/test_promote.py
 
 sam-check: $(SAM_VENV)/.installed ## sam validate --lint and sam build
 	$(SAM_VENV)/bin/sam validate --lint
@@ -138,6 +139,10 @@ batch: setup ## rescore every customer of the running local stack: export -> bul
 	$(PY) -m churn_ops.export_latest_calls --output $(ARTIFACTS)/batch/customers.jsonl $(EXPORT_ARGS)
 	$(PY) -m churn_model.batch --model $(ARTIFACTS)/model --input $(ARTIFACTS)/batch/customers.jsonl \
 	  --output $(ARTIFACTS)/batch/scores.jsonl --report-dir $(ARTIFACTS)/batch/report --rotate $(ARGS)
+
+# Outcomes close the loop (issue 21): its own stack, data and models under .local-stack/loop.
+loop: setup $(FN_VENV)/.installed ## outcomes -> training data from the stack -> candidate vs serving (paired bootstrap) -> registry -> the local endpoint swaps models (ARGS="--calls 300")
+	HF_HUB_OFFLINE=1 $(PY) -m churn_local.loop $(ARGS)
 
 bench: setup ## the benchmarks (print figures; needs a trained $(ARTIFACTS)/model)
 	$(PY) model/benchmarks/bench_encoder.py

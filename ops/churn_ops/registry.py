@@ -9,8 +9,10 @@ Rejected with the reason. On AWS this is SageMaker's registry; the local stack u
 SageMaker, which implements the same calls (groups, packages, ModelMetrics, approval), so the
 same code runs on both and no second registry format exists.
 
-The stack's ``ModelDataUrl`` parameter only takes such a content-addressed URL or ``ModelPackageArn``
-(a template rule), so updating the endpoint never depends on a mutable key.
+The stack's bucket policy (``ModelsAreWrittenOnce``) refuses any write under ``models/`` without
+``If-None-Match``, so a key there is never overwritten and a ``ModelDataUrl`` from ``promote``
+always names the same bytes. (The ``ModelDataUrl`` parameter itself still takes any
+``s3://.../*.tar.gz``: a training job's output, the smoke deploy's archive.)
 """
 
 from __future__ import annotations
