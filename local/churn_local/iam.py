@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 # The request parameters that name what a call acts on (never bodies, messages or items: no PII).
 IDENTIFYING = (
@@ -40,6 +41,9 @@ IDENTIFYING = (
     "Name",
     "FunctionName",
     "KeyId",
+    "ConnectionId",
+    "InstanceId",
+    "InitialContactId",
 )
 
 
@@ -167,6 +171,27 @@ def _job(action: str) -> Callable[[dict[str, Any], Context], Required]:
     return need
 
 
+def _connection(method: str) -> Callable[[dict[str, Any], Context], Required]:
+    """API Gateway's @connections API: ``execute-api:ManageConnections`` on the connection, the API id
+    and stage taken from the endpoint the client calls (``https://{api}.execute-api.{region}.
+    amazonaws.com/{stage}``; the local socket serves ``http://host:port/{api}/{stage}``)."""
+
+    def need(p: dict[str, Any], c: Context) -> Required:
+        url = urlparse(str(p.get("Endpoint") or ""))
+        parts = [part for part in url.path.split("/") if part]
+        host = url.hostname or ""
+        if ".execute-api." in host:
+            parts = [host.split(".", 1)[0], *parts]
+        api, stage = [*parts, "", ""][:2]
+        connection = p.get("ConnectionId") or "*"
+        resource = (
+            f"arn:aws:execute-api:{c.region}:{c.account}:{api}/{stage}/{method}/@connections/{connection}"
+        )
+        return [("execute-api:ManageConnections", resource)]
+
+    return need
+
+
 def _kms_key(key_id: str, c: Context) -> str:
     """A key named by ARN or by id (aliases would need the alias's own ARN too; none is used)."""
     return key_id if key_id.startswith("arn:") else f"arn:aws:kms:{c.region}:{c.account}:key/{key_id}"
@@ -203,6 +228,15 @@ REQUIRED: dict[tuple[str, str], Callable[[dict[str, Any], Context], Required]] =
     ("events", "PutEvents"): lambda p, c: _event_buses(p, c),
     ("cloudwatch", "PutMetricData"): lambda p, c: [("cloudwatch:PutMetricData", "*")],
     ("kms", "GenerateMac"): lambda p, c: [("kms:GenerateMac", _kms_key(p["KeyId"], c))],
+    ("connect", "GetContactAttributes"): lambda p, c: [
+        (
+            "connect:GetContactAttributes",
+            f"arn:aws:connect:{c.region}:{c.account}:instance/{p['InstanceId']}/contact/{p['InitialContactId']}",
+        )
+    ],
+    ("apigatewaymanagementapi", "PostToConnection"): _connection("POST"),
+    ("apigatewaymanagementapi", "GetConnection"): _connection("GET"),
+    ("apigatewaymanagementapi", "DeleteConnection"): _connection("DELETE"),
     ("kms", "VerifyMac"): lambda p, c: [("kms:VerifyMac", _kms_key(p["KeyId"], c))],
 }
 
@@ -319,6 +353,8 @@ def install(config_path: str) -> None:
     def checked(self: Any, operation_name: str, api_params: Mapping[str, Any]) -> Any:
         service = self.meta.service_model.service_name
         ident = identifying(service, operation_name, api_params)
+        if service == "apigatewaymanagementapi":  # the API and stage are in the endpoint, not the params
+            ident["Endpoint"] = self.meta.endpoint_url
         refused = refusals(policies, service, operation_name, ident, context)
         if record_path:
             line = {

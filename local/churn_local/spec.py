@@ -68,9 +68,15 @@ NOT_CREATED: dict[str, str] = {
     "AWS::Cognito::UserPool": "no moto model; the local gateway requires but does not verify tokens",
     "AWS::ApplicationAutoScaling::ScalableTarget": "no moto model; the local model server does not scale",
     "AWS::ApplicationAutoScaling::ScalingPolicy": "no moto model; the local model server does not scale",
+    # The agents' WebSocket API (LiveCalls=true): moto has no ApiGatewayV2 model in CloudFormation.
+    "AWS::ApiGatewayV2::Api": "served by churn_local.live.socket (no moto model)",
+    "AWS::ApiGatewayV2::Integration": "served by churn_local.live.socket (no moto model)",
+    "AWS::ApiGatewayV2::Route": "served by churn_local.live.socket (no moto model)",
+    "AWS::ApiGatewayV2::Deployment": "served by churn_local.live.socket (no moto model)",
+    "AWS::ApiGatewayV2::Stage": "served by churn_local.live.socket (no moto model)",
 }
 # Left out of the deployed template (moto would fail on them, or on what refers to them).
-_LEFT_OUT_PREFIXES = ("AWS::ApiGateway::",)
+_LEFT_OUT_PREFIXES = ("AWS::ApiGateway::", "AWS::ApiGatewayV2::")
 
 
 @dataclass(frozen=True)
@@ -266,19 +272,36 @@ def translate(
         for logical_id, resource in resources.items()
         if resource["Type"].startswith(_LEFT_OUT_PREFIXES)
     }
-    # A function naming a left-out API (the score function builds outcome links on the API's URL)
-    # keeps its place: the API's id becomes a stand-in; the local gateway serves on its own URL.
-    apis = {k for k, r in resources.items() if r["Type"] == "AWS::ApiGateway::RestApi"}
+    # A Kinesis event source mapping: the local poller (churn_local.live.poller) is the mapping, with
+    # the template's settings; moto's would try to invoke Lambda in Docker inside every PutRecord.
+    streams = {k for k, r in resources.items() if r["Type"] == "AWS::Kinesis::Stream"}
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::Lambda::EventSourceMapping" and _references(resource) & streams:
+            left_out[logical_id] = "the local event source mapping, churn_local.live.poller, reads the stream"
+    # A function or role naming a left-out API (the score function builds outcome links on the API's
+    # URL; the agents' push function and its role name the WebSocket API's @connections) keeps its
+    # place: the API's id becomes a stand-in; the local gateway and socket serve on their own URLs.
+    apis = {
+        k for k, r in resources.items() if r["Type"] in {"AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api"}
+    }
     for resource in resources.values():
-        if resource["Type"] == "AWS::Lambda::Function" and _references(resource.get("Properties")) & apis:
+        if (
+            resource["Type"] in {"AWS::Lambda::Function", "AWS::IAM::Role"}
+            and _references(resource.get("Properties")) & apis
+        ):
             resource["Properties"] = _stand_in(resource["Properties"], apis)
     # moto 5.2.5 resolves a Ref to an AWS::Events::EventBus to its model object (a function
     # environment with one then breaks GetFunction with a 500); CloudFormation's Ref is the bus's
-    # name, which GetAtt Name gives in both.
+    # name, which GetAtt Name gives in both (a rule on the bus by Ref fails inside moto the same way).
     buses = {k for k, r in resources.items() if r["Type"] == "AWS::Events::EventBus"}
     for resource in resources.values():
-        if resource["Type"] == "AWS::Lambda::Function" and _references(resource.get("Properties")) & buses:
+        if (
+            resource["Type"] in {"AWS::Lambda::Function", "AWS::Events::Rule"}
+            and _references(resource.get("Properties")) & buses
+        ):
             resource["Properties"] = _bus_names(resource["Properties"], buses)
+    for output in (translated.get("Outputs") or {}).values():
+        output["Value"] = _bus_names(output.get("Value"), buses)
     # Whatever refers to a left-out resource goes too (the API's Lambda permissions, its outputs).
     changed = True
     while changed:
@@ -294,7 +317,12 @@ def translate(
         outputs.pop(name)
     # Gaps: moto resolves these resources' properties as outputs; the local stack creates them.
     for logical_id, resource in resources.items():
-        if resource["Type"] in {"AWS::Lambda::EventInvokeConfig", "AWS::SNS::Subscription"}:
+        # (A Kinesis stream: moto creates it without StreamModeDetails and StreamEncryption.)
+        if resource["Type"] in {
+            "AWS::Lambda::EventInvokeConfig",
+            "AWS::SNS::Subscription",
+            "AWS::Kinesis::Stream",
+        }:
             output: dict[str, Any] = {"Value": {"Fn::ToJsonString": resource.get("Properties") or {}}}
             if "Condition" in resource:
                 output["Condition"] = resource["Condition"]
@@ -628,6 +656,15 @@ def _gap_values(
     return values
 
 
+def gap_properties(client: Any, stack_name: str, logical_id: str) -> dict[str, Any] | None:
+    """A gap resource's properties as the deployment resolved them (``client(service)`` on local AWS)."""
+    stack = client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    for output in stack.get("Outputs", []):
+        if output["OutputKey"] == f"{_GAP_OUTPUT}{logical_id}":
+            return json.loads(output["OutputValue"])
+    return None
+
+
 def _gap_subscriptions(stack: Mapping[str, Any]) -> list[SubscriptionSpec]:
     subscriptions = []
     for output in stack.get("Outputs", []):
@@ -738,7 +775,7 @@ def _rule(
     arn_to_function: Mapping[str, str],
     id_to_function: Mapping[str, str | None],
 ) -> RuleSpec:
-    rule = events.describe_rule(Name=name)
+    rule = events.describe_rule(Name=name, EventBusName=_bus_of_rule(events, name))
     bus = str(rule.get("EventBusName") or "default").split("/")[-1]
     targets = []
     for target in events.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]:
@@ -749,6 +786,21 @@ def _rule(
         targets.append(TargetSpec(target["Id"], target["Arn"], function, extra))
     pattern = json.loads(rule["EventPattern"]) if rule.get("EventPattern") else {}
     return RuleSpec(logical_id, name, pattern, bus, tuple(targets), rule.get("ScheduleExpression"))
+
+
+def _bus_of_rule(events: Any, name: str) -> str:
+    """The bus a rule is on: DescribeRule looks on "default" unless told, and a rule on one of the
+    stack's own buses (the live bus) is named by the stack only (moto gives its bus no physical id)."""
+    token: dict[str, str] = {}
+    while True:
+        page = events.list_event_buses(**token)
+        for bus in page["EventBuses"]:
+            rules = events.list_rules(NamePrefix=name, EventBusName=bus["Name"])["Rules"]
+            if any(rule["Name"] == name for rule in rules):
+                return bus["Name"]
+        if not page.get("NextToken"):
+            return "default"
+        token = {"NextToken": page["NextToken"]}
 
 
 def _fill_gaps(client: Any, translated: Translated, stack_name: str, stack: Mapping[str, Any]) -> None:

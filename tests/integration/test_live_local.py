@@ -17,14 +17,26 @@ pytestmark = [pytest.mark.local, pytest.mark.model]
 
 
 @pytest.fixture(scope="module")
-def live(tiny_model_dir: Path) -> Iterator[Any]:
-    from churn_local.live.run import LiveLocal
+def call_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every AWS call the live functions' workers make, checked against their own roles."""
+    return tmp_path_factory.mktemp("live-iam") / "calls.jsonl"
+
+
+@pytest.fixture(scope="module")
+def live(tiny_model_dir: Path, call_log: Path) -> Iterator[Any]:
+    from churn_local.live.run import LIVE_PARAMETERS, LiveLocal
     from churn_local.stack import LocalStack
     from churn_model.serving.server import LocalEndpointServer
 
     with (
         LocalEndpointServer(tiny_model_dir, host="127.0.0.1", port=0) as server,
-        LocalStack(sagemaker_runtime_url=server.url, transcribe=False, run_functions=False) as stack,
+        LocalStack(
+            sagemaker_runtime_url=server.url,
+            transcribe=False,
+            run_functions=False,
+            parameters=LIVE_PARAMETERS,
+            call_log=call_log,
+        ) as stack,
         LiveLocal(stack, rescore_seconds=0) as harness,
     ):
         yield harness
@@ -183,3 +195,91 @@ def test_the_live_decoder_turns_a_wav_into_contact_lens_segments(tmp_path: Path)
     }
     final_ids = {s.id for e in parsed for s in e.finals}
     assert partial_ids and partial_ids <= final_ids  # every partial belongs to a turn that became final
+
+
+def _segment_record(live: Any, contact_id: str, text: str) -> dict[str, Any]:
+    """One final customer segment as the event source mapping hands it to the function."""
+    from churn_local.live.poller import lambda_record
+    from churn_local.live.producer import SpokenTurn, turn_events
+
+    final = list(turn_events(contact_id, SpokenTurn("CUSTOMER", text, 1.0, 3.0)))[-1]
+    record = {
+        "PartitionKey": contact_id,
+        "SequenceNumber": "49" + "0" * 54,
+        "Data": json.dumps(final).encode(),
+    }
+    return lambda_record(record, "shardId-000000000000", live.resources.stream_arn, live.stack.region)
+
+
+def test_the_live_functions_run_as_their_template_roles_and_every_call_is_allowed(
+    live: Any, call_log: Path
+) -> None:
+    """Runs after the module's calls: each live function made its calls as its own role, none refused."""
+    from churn_local.iam import read_records
+
+    records = read_records(str(call_log))
+    made = {(r["function"], r["operation"]) for r in records}
+    assert {
+        ("LiveScoreFunction", "GetItem"),
+        ("LiveScoreFunction", "PutItem"),
+        ("LiveScoreFunction", "InvokeEndpoint"),
+        ("LiveScoreFunction", "PutEvents"),
+        ("AgentConnectFunction", "PutItem"),
+        ("AgentPushFunction", "Query"),
+        ("AgentPushFunction", "PostToConnection"),
+        ("AgentPushFunction", "DeleteItem"),  # the gone agent
+        ("AgentCurrentFunction", "GetItem"),
+        ("AgentCurrentFunction", "PostToConnection"),
+    } <= made
+    assert [r for r in records if r["refused"]] == []
+    # The push went to the deployed API id and stage, which the role's ManageConnections names.
+    pushes = [r for r in records if r["operation"] == "PostToConnection"]
+    assert all(r["params"]["Endpoint"].endswith("/agentsocketapi-local/live") for r in pushes)
+
+
+def test_without_put_item_on_the_contacts_table_the_live_function_is_refused(
+    live: Any, tmp_path: Path
+) -> None:
+    """The same function with its role's dynamodb:PutItem on the contacts table taken away: the record
+    fails (the batch is retried), nothing is stored, and the refusal is AWS's AccessDeniedException."""
+    import dataclasses
+
+    from churn_local.iam import read_records
+    from churn_local.runner import FunctionProcess
+    from churn_local.stack import function_environment, function_identity
+
+    stack = live.stack
+    spec = stack.spec.function("LiveScoreFunction")
+    contacts_arn = stack.spec.table("LiveContactsTable").arn
+    assert contacts_arn
+
+    def without_put(statement: dict[str, Any]) -> dict[str, Any]:
+        if statement.get("Resource") != contacts_arn:
+            return statement
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        return {**statement, "Action": [a for a in actions if a != "dynamodb:PutItem"]}
+
+    policies = tuple(
+        {**policy, "Statement": [without_put(s) for s in policy["Statement"]]} for policy in spec.policies
+    )
+    assert policies != spec.policies
+    narrowed = dataclasses.replace(spec, policies=policies)
+    log = tmp_path / "calls.jsonl"
+    identity = function_identity(stack.spec, narrowed, stack.endpoints, tmp_path, record=log)
+    environment = function_environment(narrowed, stack.endpoints, identity)
+    environment.update(live._overrides(environment))
+    lines: list[str] = []
+    process = FunctionProcess(narrowed, environment, lambda _, line: lines.append(line))
+    try:
+        record = _segment_record(live, "it-contact-denied", "I want to cancel my contract today.")
+        invocation = process.invoke({"Records": [record]})
+    finally:
+        process.close()
+    # Its only record failed, so the batch fails as a whole (Powertools), and the mapping retries it.
+    assert not invocation.ok and invocation.error["errorType"] == "BatchProcessingError"
+    assert "AccessDeniedException" in json.dumps(invocation.error)
+    assert live.contact("it-contact-denied") is None
+    refused = [r for r in read_records(str(log)) if r["refused"]]
+    assert [(r["operation"], r["refused"][0][0]) for r in refused] == [("PutItem", "dynamodb:PutItem")]
+    assert refused[0]["refused"][0][1] == contacts_arn
+    assert any("[local IAM] denied dynamodb:PutItem" in line for line in lines)

@@ -64,13 +64,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from churn_model.serving.server import LocalEndpointServer
 
     from ..stack import LocalStack
-    from .run import LiveLocal
+    from .run import LIVE_PARAMETERS, LiveLocal
 
     say = lambda text: print(f"[live] {text}", flush=True)  # noqa: E731
     with (
         LocalEndpointServer(model_dir, host="127.0.0.1", port=0) as server,
         LocalStack(
-            sagemaker_runtime_url=server.url, transcribe=False, run_functions=False, progress=say
+            sagemaker_runtime_url=server.url,
+            transcribe=False,
+            run_functions=False,
+            progress=say,
+            parameters=LIVE_PARAMETERS,
         ) as stack,
         LiveLocal(stack, rescore_seconds=args.rescore_seconds) as live,
     ):

@@ -1,23 +1,37 @@
-"""The LiveCalls resources, created in local AWS from the template's own properties.
+"""The LiveCalls resources, as the local stack deployed them (``LocalStack(parameters={"LiveCalls": "true"})``).
 
-moto's CloudFormation cannot deploy them yet (a Rule on a custom bus by Ref fails inside moto;
-ApiGatewayV2 has no moto model), so the local stack deploys the post-call template and this module
-makes the live stream, tables, bus and rule through the services' APIs, with the key schemas,
-indexes and TTL read from template.yaml. The bus rule delivers to an SQS queue, read by
-:mod:`churn_local.live.bus` (as the local stack delivers its EventBridge rules).
+moto's CloudFormation creates the stream, the tables (their TTL applied by the stack), the live
+bus and its rule, the failure queue, the five functions and their roles from template.yaml. What
+it cannot create is listed in ``churn_local.spec.NOT_CREATED`` (the agents' WebSocket API:
+:mod:`churn_local.live.socket` serves it). This module reads the deployed names back and fills the
+one gap the live path needs: moto creates the Kinesis stream without its ``StreamModeDetails``
+and ``StreamEncryption``, so they are applied through Kinesis's API from the properties the
+deployment resolved. The bus rule's target (the push function) is delivered to an SQS queue by the
+stack's wiring, as every template rule is.
 """
 
 from __future__ import annotations
 
-import json
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from churn_ops.template_rules import load_template
 
+from ..spec import gap_properties
+
 TABLES = ("LiveContactsTable", "AgentConnectionsTable")
+FUNCTIONS = (
+    "LiveScoreFunction",
+    "AgentConnectFunction",
+    "AgentDisconnectFunction",
+    "AgentPushFunction",
+    "AgentCurrentFunction",
+)
+
+
+class LiveCallsOffError(RuntimeError):
+    """The stack was deployed without LiveCalls=true."""
 
 
 @dataclass(frozen=True)
@@ -32,73 +46,44 @@ class LiveResources:
     failures_queue_arn: str
 
 
-def _table_request(name: str, props: dict[str, Any]) -> dict[str, Any]:
-    request = {
-        "TableName": name,
-        "KeySchema": props["KeySchema"],
-        "AttributeDefinitions": props["AttributeDefinitions"],
-        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
-    }
-    if props.get("GlobalSecondaryIndexes"):
-        request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-    return request
-
-
-def create(client: Any, template: str | Path = "template.yaml", prefix: str = "churn-local") -> LiveResources:
-    """Make the live resources; ``client(service)`` returns a boto3 client on local AWS."""
-    resources = load_template(Path(template))["Resources"]
-    suffix = uuid.uuid4().hex[:6]
-    dynamodb = client("dynamodb")
-    names = {}
-    for logical_id in TABLES:
-        props = resources[logical_id]["Properties"]
-        names[logical_id] = f"{prefix}-{logical_id}-{suffix}"
-        dynamodb.create_table(**_table_request(names[logical_id], props))
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl:
-            dynamodb.update_time_to_live(TableName=names[logical_id], TimeToLiveSpecification=ttl)
-
-    stream = resources["LiveSegmentsStream"]["Properties"]
-    kinesis = client("kinesis")
-    stream_name = f"{prefix}-LiveSegmentsStream-{suffix}"
-    kinesis.create_stream(StreamName=stream_name, StreamModeDetails=stream["StreamModeDetails"])
-    kinesis.start_stream_encryption(StreamName=stream_name, EncryptionType="KMS", KeyId="alias/aws/kinesis")
-    stream_arn = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"][
-        "StreamARN"
-    ]
-
-    sqs = client("sqs")
-    failures = sqs.create_queue(QueueName=f"{prefix}-LiveScoreFailuresQueue-{suffix}")["QueueUrl"]
-    failures_arn = sqs.get_queue_attributes(QueueUrl=failures, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    updates = sqs.create_queue(QueueName=f"{prefix}-AgentPush-delivery-{suffix}")["QueueUrl"]
-    updates_arn = sqs.get_queue_attributes(QueueUrl=updates, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-
-    events = client("events")
-    bus = f"{prefix}-live-{suffix}"
-    events.create_event_bus(Name=bus)
-    pattern = resources["AgentPushFunction"]["Properties"]["Events"]["RiskUpdated"]["Properties"]["Pattern"]
-    events.put_rule(
-        Name=f"{prefix}-risk-updated-{suffix}", EventBusName=bus, EventPattern=json.dumps(pattern)
-    )
-    events.put_targets(
-        Rule=f"{prefix}-risk-updated-{suffix}",
-        EventBusName=bus,
-        Targets=[{"Id": "AgentPush", "Arn": updates_arn}],
-    )
+def from_stack(stack: Any) -> LiveResources:
+    """The live resources of a started :class:`~churn_local.stack.LocalStack`, the stream's gaps filled."""
+    spec = stack.spec
+    missing = [f for f in FUNCTIONS if f not in spec.functions]
+    if missing:
+        raise LiveCallsOffError(
+            "the local stack has no live resources (" + ", ".join(missing) + "): deploy it with "
+            'parameters={"LiveCalls": "true"}'
+        )
+    stream_arn = spec.outputs["LiveSegmentsStreamArn"]
+    stream_name = stream_arn.rsplit("/", 1)[-1]
+    _fill_stream_gaps(stack, stream_name)
+    failures = spec.queue("LiveScoreFailuresQueue")
+    (updates,) = stack.wiring.delivery_queues["AgentPushFunction"]
     return LiveResources(
         stream_name,
         stream_arn,
-        names["LiveContactsTable"],
-        names["AgentConnectionsTable"],
-        bus,
+        spec.table("LiveContactsTable").name,
+        spec.table("AgentConnectionsTable").name,
+        spec.outputs["LiveEventBusName"],
         updates,
-        failures,
-        failures_arn,
+        failures.url,
+        failures.arn,
     )
+
+
+def _fill_stream_gaps(stack: Any, stream_name: str) -> None:
+    props = gap_properties(stack.client, stack.spec.stack_name, "LiveSegmentsStream") or {}
+    kinesis = stack.client("kinesis")
+    summary = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]
+    mode = (props.get("StreamModeDetails") or {}).get("StreamMode")
+    if mode and summary.get("StreamModeDetails", {}).get("StreamMode") != mode:
+        kinesis.update_stream_mode(StreamARN=summary["StreamARN"], StreamModeDetails={"StreamMode": mode})
+    encryption = props.get("StreamEncryption") or {}
+    if encryption.get("EncryptionType") == "KMS" and summary.get("EncryptionType") != "KMS":
+        kinesis.start_stream_encryption(
+            StreamName=stream_name, EncryptionType="KMS", KeyId=encryption["KeyId"]
+        )
 
 
 def mapping_settings(template: str | Path = "template.yaml") -> dict[str, Any]:

@@ -1,14 +1,16 @@
 """The live path on one machine, wired together: :class:`LiveLocal` beside a running local stack.
 
-The stack (churn_local.stack) deploys the post-call template (profiles, the quiet window, the
-model server); :mod:`.resources` adds the LiveCalls resources; the live function and the agents'
-handlers run in this process, on the same code the template deploys, reached by:
+The stack (churn_local.stack) deploys template.yaml with ``LiveCalls=true``: the stream, tables,
+bus, rule, failure queue and the five live functions with their roles (:mod:`.resources` reads
+them back and fills the stream's gaps). Each live function runs as the stack's functions do: in
+its own worker process on its runtime, with its template environment and its role's credentials
+(STS AssumeRole), every AWS call checked against that role's policies (``churn_local.iam``). They
+are reached by:
 - :class:`~.poller.ShardPoller`: the Kinesis event source mapping (batches, partial failures,
-  retries, bisect, the on-failure queue);
-- the bus rule's queue -> ``push_handler`` (as the local stack delivers EventBridge rules);
-- :class:`~.socket.AgentSocket`: the WebSocket API and its ``@connections`` endpoint.
-
-Unlike the stack's functions, these run as the local admin, not as their template roles.
+  retries, bisect, the on-failure queue) -> LiveScoreFunction;
+- the bus rule's delivery queue -> AgentPushFunction (as the local stack delivers EventBridge rules);
+- :class:`~.socket.AgentSocket`: the WebSocket API ($connect, $disconnect, ``current``) and its
+  ``@connections`` endpoint, which the functions reach at the URL the deployment gave them.
 """
 
 from __future__ import annotations
@@ -16,30 +18,33 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
-from ..aws import FAKE_CREDENTIALS
+from ..runner import FunctionProcess, LogSink, print_log
+from ..stack import function_environment, function_identity
 from .poller import MappingSettings, ShardPoller
 from .producer import SegmentWriter
-from .resources import LiveResources, create, mapping_settings
+from .resources import FUNCTIONS, LiveResources, from_stack, mapping_settings
 from .socket import AgentSocket
 
 ROOT = Path(__file__).resolve().parents[3]
 log = logging.getLogger(__name__)
+# The parameters the stack must be deployed with for the live path.
+LIVE_PARAMETERS = {"LiveCalls": "true"}
 
 
-def _import_functions() -> tuple[Any, Any]:
-    path = str(ROOT / "functions" / "live_score")
-    if path not in sys.path:
-        sys.path.insert(0, path)
-    from live_score import agents, handler
+class FunctionError(RuntimeError):
+    """The function's invocation failed (Lambda's error payload)."""
 
-    return handler, agents
+    def __init__(self, function: str, error: dict[str, Any] | None) -> None:
+        self.error = error or {}
+        super().__init__(f"{function}: {self.error.get('errorType')}: {self.error.get('errorMessage')}")
 
 
 class LiveLocal:
@@ -48,76 +53,110 @@ class LiveLocal:
         stack: Any,
         *,
         template: str | Path = ROOT / "template.yaml",
-        rescore_seconds: float = 10.0,
+        rescore_seconds: float | None = None,
         thresholds: tuple[float, float] | None = None,
+        log_sink: LogSink = print_log,
     ) -> None:
         self.stack, self.template = stack, Path(template)
+        # Overrides of the deployed LiveRescoreSeconds and risk thresholds (None: as deployed).
         self.rescore_seconds = rescore_seconds
         self.thresholds = thresholds
+        self.log_sink = log_sink
         self.resources: LiveResources | None = None
         self.poller: ShardPoller | None = None
         self.socket: AgentSocket | None = None
         self.writer: SegmentWriter | None = None
+        self.processes: dict[str, FunctionProcess] = {}
         self.pushes = 0
         self.updates: list[dict[str, Any]] = []  # every Churn Risk Updated detail the bus delivered
         self.delivered_at: dict[str, float] = {}  # contact -> perf_counter when its last update left the bus
         self._stop = threading.Event()
-        self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        # The handlers run in this process and read their settings from os.environ; what start()
-        # changes is put back at stop(), so a later stack or test in the process is not pointed here.
-        self._saved_environ: dict[str, str | None] = {}
+        # Updates taken off the bus rule's queue and not yet pushed (a cold push worker takes seconds).
+        self._pushing = 0
+        self._work_dir: tempfile.TemporaryDirectory[str] | None = None
 
-    def _environment(self, resources: LiveResources) -> dict[str, str]:
-        spec, endpoints = self.stack.spec, self.stack.endpoints
-        score_env = spec.function("ScoreCallFunction").environment
-        medium, high = self.thresholds or (
-            float(score_env["MEDIUM_RISK_THRESHOLD"]),
-            float(score_env["HIGH_RISK_THRESHOLD"]),
-        )
-        return {
-            **FAKE_CREDENTIALS,
-            "AWS_DEFAULT_REGION": endpoints.region,
-            "AWS_ENDPOINT_URL": endpoints.aws,
-            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoints.sagemaker_runtime or endpoints.aws,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "ChurnAlerts",
+    def _overrides(self, environment: dict[str, str]) -> dict[str, str]:
+        """What differs from the deployment here: the local socket's URL, quieter logs, the overrides."""
+        extra = {
             # No CloudWatch here: the metrics' EMF lines would only fill the terminal.
             "POWERTOOLS_METRICS_DISABLED": os.environ.get("CHURN_LIVE_METRICS_DISABLED", "true"),
-            "POWERTOOLS_SERVICE_NAME": "live-score",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("CHURN_LIVE_LOG_LEVEL", "WARNING"),
-            "CONTACTS_TABLE": resources.contacts_table,
-            "PROFILES_TABLE": score_env["PROFILES_TABLE"],
-            "CUSTOMER_ALERTS_TABLE": score_env["CUSTOMER_ALERTS_TABLE"],
-            "ENDPOINT_NAME": score_env["ENDPOINT_NAME"],
-            "EVENT_BUS_NAME": resources.bus_name,
-            "MEDIUM_RISK_THRESHOLD": str(medium),
-            "HIGH_RISK_THRESHOLD": str(high),
-            "ALERT_SUPPRESSION_DAYS": score_env.get("ALERT_SUPPRESSION_DAYS", "7"),
-            "RESCORE_INTERVAL_SECONDS": str(self.rescore_seconds),
-            "CONTACT_TTL_HOURS": "12",
-            "CONNECTIONS_TABLE": resources.connections_table,
         }
+        if "CONNECTIONS_ENDPOINT" in environment:
+            assert self.socket is not None
+            extra["CONNECTIONS_ENDPOINT"] = local_connections_endpoint(
+                environment["CONNECTIONS_ENDPOINT"], self.socket.management_url
+            )
+        if self.rescore_seconds is not None and "RESCORE_INTERVAL_SECONDS" in environment:
+            extra["RESCORE_INTERVAL_SECONDS"] = str(self.rescore_seconds)
+        if self.thresholds is not None and "HIGH_RISK_THRESHOLD" in environment:
+            extra["MEDIUM_RISK_THRESHOLD"], extra["HIGH_RISK_THRESHOLD"] = map(str, self.thresholds)
+        return extra
+
+    def _start_functions(self) -> None:
+        stack = self.stack
+        self._work_dir = tempfile.TemporaryDirectory(prefix="churn-live-iam-")
+        for logical_id in FUNCTIONS:
+            spec = stack.spec.function(logical_id)
+            identity = function_identity(
+                stack.spec,
+                spec,
+                stack.endpoints,
+                Path(self._work_dir.name),
+                enforce=stack.enforce_iam,
+                record=stack.call_log,
+            )
+            environment = function_environment(spec, stack.endpoints, identity)
+            environment.update(self._overrides(environment))
+            self.processes[logical_id] = FunctionProcess(spec, environment, self.log_sink)
+
+    def function(self, logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
+        """Invoke the function's worker synchronously; a failed invocation raises :class:`FunctionError`."""
+
+        def invoke(event: dict[str, Any], context: Any = None) -> Any:
+            invocation = self.processes[logical_id].invoke(event)
+            if not invocation.ok:
+                raise FunctionError(logical_id, invocation.error)
+            return invocation.result
+
+        return invoke
+
+    def _route(self, logical_id: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        """A WebSocket route's integration: a failed function is API Gateway's 500."""
+        invoke = self.function(logical_id)
+
+        def route(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+            try:
+                return invoke(event, context)
+            except FunctionError as exc:
+                log.warning("%s", exc)
+                return {"statusCode": 500, "body": json.dumps({"message": "Internal server error"})}
+
+        return route
 
     def start(self) -> LiveLocal:
-        self.resources = resources = create(self.stack.client, self.template)
-        self._set_environ(self._environment(resources))
-        self.handler, self.agents = _import_functions()
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> LiveLocal:
+        self.resources = resources = from_stack(self.stack)
         self.socket = AgentSocket(
-            self.agents.connect_handler,
-            self.agents.disconnect_handler,
-            routes={"current": self.agents.current_handler},
+            self._route("AgentConnectFunction"),
+            self._route("AgentDisconnectFunction"),
+            routes={"current": self._route("AgentCurrentFunction")},
         ).start()
-        self._set_environ({"CONNECTIONS_ENDPOINT": self.socket.management_url})
-        self.handler.reset()
-        self.agents.reset()
+        self._start_functions()
         settings = MappingSettings.from_template(mapping_settings(self.template))
         self.poller = ShardPoller(
             self.stack.client("kinesis"),
             self.stack.client("sqs"),
             resources.stream_name,
             resources.stream_arn,
-            self._invoke,
+            self.function("LiveScoreFunction"),
             settings,
             resources.failures_queue_url,
             region=self.stack.region,
@@ -129,12 +168,6 @@ class LiveLocal:
         self.writer = SegmentWriter(self.stack.client("kinesis"), resources.stream_name)
         return self
 
-    def _invoke(self, event: dict[str, Any], context: Any) -> Any:
-        # One function instance at a time in this process (Powertools' logger and metrics are
-        # per process, as on Lambda).
-        with self._lock:
-            return self.handler.lambda_handler(event, context)
-
     def _deliver_updates(self) -> None:
         """The bus rule's target: each Churn Risk Updated event to the push function."""
         assert self.resources is not None
@@ -143,13 +176,14 @@ class LiveLocal:
             messages = sqs.receive_message(
                 QueueUrl=self.resources.updates_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
             ).get("Messages", [])
+            self._pushing = len(messages)
             for message in messages:
                 event = json.loads(message["Body"])
                 contact = (event.get("detail") or {}).get("contact_id")
                 if isinstance(contact, str):
                     self.delivered_at[contact] = time.perf_counter()
                 try:
-                    self.agents.push_handler(event, None)
+                    self.function("AgentPushFunction")(event, None)
                     self.pushes += 1
                     self.updates.append(event.get("detail") or {})
                 except Exception as exc:  # left on the queue: delivered again after its visibility timeout
@@ -158,6 +192,7 @@ class LiveLocal:
                 sqs.delete_message(
                     QueueUrl=self.resources.updates_queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
+            self._pushing = 0
 
     def seed_contact(self, contact_id: str, customer_id: str) -> None:
         """What the contact flow's attribute gives on AWS (Connect's GetContactAttributes is not in moto)."""
@@ -185,13 +220,14 @@ class LiveLocal:
     def wait_idle(
         self, settle_s: float = 1.0, timeout_s: float = 60.0, until: Callable[[], bool] | None = None
     ) -> None:
-        """Until the poller has read nothing new for ``settle_s`` (and ``until`` holds)."""
+        """Until the poller has read nothing new and no update was pushed for ``settle_s``, none is
+        being pushed (and ``until`` holds)."""
         assert self.poller is not None
         deadline = time.monotonic() + timeout_s
         seen, quiet_since = -1, time.monotonic()
         while time.monotonic() < deadline:
             count = self.poller.counters.records_in + self.pushes
-            if count != seen:
+            if count != seen or self._pushing:
                 seen, quiet_since = count, time.monotonic()
             elif time.monotonic() - quiet_since >= settle_s and (until is None or until()):
                 return
@@ -205,23 +241,22 @@ class LiveLocal:
             self.socket.stop()
         for thread in self._threads:
             thread.join(timeout=5)
-        self._restore_environ()
-
-    def _set_environ(self, values: dict[str, str]) -> None:
-        for name, value in values.items():
-            self._saved_environ.setdefault(name, os.environ.get(name))
-            os.environ[name] = value
-
-    def _restore_environ(self) -> None:
-        for name, value in self._saved_environ.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_environ.clear()
+        for process in self.processes.values():
+            process.close()
+        if self._work_dir is not None:
+            self._work_dir.cleanup()
 
     def __enter__(self) -> LiveLocal:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def local_connections_endpoint(deployed: str, management_url: str) -> str:
+    """The deployed ``https://{api}.execute-api.{region}.amazonaws.com/{stage}`` on the local socket:
+    ``{management_url}/{api}/{stage}``, so the IAM check still sees the API id and stage it authorises
+    (``execute-api:ManageConnections`` on ``{api}/{stage}/POST/@connections/*``)."""
+    url = urlparse(deployed)
+    api = (url.hostname or "").split(".", 1)[0]
+    return f"{management_url.rstrip('/')}/{api}{url.path.rstrip('/')}"

@@ -113,7 +113,8 @@ class AgentSocket:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 path = urlparse(self.path).path
-                if not path.startswith("/@connections/"):
+                # /{api}/{stage}/@connections/{id}: the deployed URL's API id and stage kept in the path
+                if "/@connections/" not in path:
                     self.send_error(404)
                     return
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
