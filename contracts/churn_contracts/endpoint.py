@@ -3,7 +3,8 @@
 A record is a JSON object of feature values; a batch is ``{"instances": [...]}``
 or JSON Lines. Every answer is ``{"probability", "model_version",
 "missing_features"}``, plus ``unknown_categories`` from a model that can tell (see
-:func:`unknown_categories`). Validation errors carry the HTTP status to answer with.
+:func:`unknown_categories`) and ``risk_basis`` from a model that knows it (:class:`RiskBasis`).
+Validation errors carry the HTTP status to answer with.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Container, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .features import CATEGORICAL, NUMERICAL, TEXT, categorical_value
@@ -222,6 +223,88 @@ def unknown_categories(features: Mapping[str, Any], known: Mapping[str, Containe
     return unknown
 
 
+# What "high risk" meant when the model was trained: the precision at its high threshold and
+# the customers behind it (metrics.json's thresholds.at_high), so an alert can say "about 6 in
+# 10 ... leave within 90 days (measured on 525 customers)" from the model itself. Static per model.
+MAX_PERIOD_CHARS = 64
+HELD_OUT = frozenset({"out_of_fold", "test"})  # figures measured on customers the fit did not see
+
+
+@dataclass(frozen=True)
+class RiskBasis:
+    threshold: float  # the model's high threshold the precision was measured at
+    precision: float  # of the customers scored at or above it, the share who churned
+    flagged: int | None = None  # customers scored at or above it: what the precision rests on
+    customers: int | None = None  # all customers scored
+    churners: int | None = None  # churners among them
+    period: str | None = None  # the churn label's period ("90 days"); None: not known
+    computed_on: str | None = None  # "out_of_fold", "test" or "train" (in-sample: optimistic)
+
+    @property
+    def held_out(self) -> bool:
+        return self.computed_on in HELD_OUT
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_metrics(cls, metrics: Any) -> RiskBasis | None:
+        """From metrics.json (``thresholds.high``, ``thresholds.at_high``, ``churn_period``);
+        None when it lacks them (an older or odd file)."""
+        thresholds = metrics.get("thresholds") if isinstance(metrics, Mapping) else None
+        if not isinstance(thresholds, Mapping) or not isinstance(thresholds.get("at_high"), Mapping):
+            return None
+        at_high = thresholds["at_high"]
+        return parse_risk_basis(
+            {
+                "threshold": thresholds.get("high"),
+                "precision": at_high.get("precision"),
+                "flagged": at_high.get("flagged"),
+                "customers": at_high.get("customers"),
+                "churners": at_high.get("churners"),
+                "period": metrics.get("churn_period"),
+                "computed_on": thresholds.get("computed_on"),
+            }
+        )
+
+
+def parse_risk_basis(value: Any) -> RiskBasis | None:
+    """An answer's ``risk_basis``: None when absent, or when the threshold or the precision is not
+    a proper figure (the score stands); a malformed optional figure is dropped on its own."""
+    if not isinstance(value, Mapping):
+        return None
+    threshold, precision = value.get("threshold"), value.get("precision")
+    if not _fraction(threshold) or not _fraction(precision) or precision == 0:
+        return None
+
+    def count(name: str) -> int | None:
+        number = value.get(name)
+        return number if isinstance(number, int) and not isinstance(number, bool) and number >= 0 else None
+
+    def text(name: str, limit: int) -> str | None:
+        words = value.get(name)
+        if not isinstance(words, str):
+            return None
+        words = " ".join(words.split())  # one line: it goes into alert headlines
+        return words[:limit] or None
+
+    return RiskBasis(
+        float(threshold),
+        float(precision),
+        count("flagged"),
+        count("customers"),
+        count("churners"),
+        text("period", MAX_PERIOD_CHARS),
+        text("computed_on", 32),
+    )
+
+
+def _fraction(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value) and 0 <= value <= 1
+    )
+
+
 def prediction(
     probability: float,
     model_version: str,
@@ -229,10 +312,12 @@ def prediction(
     reasons: Sequence[Mapping[str, Any]] | None = None,
     topics: CallTopics | None = None,
     unknown: Mapping[str, str] | None = None,
+    basis: RiskBasis | None = None,
 ) -> dict[str, Any]:
     """One answer; ``reasons`` only when the request asked to explain (model/README.md);
     ``topics`` (the whole call's, ``churn_contracts.topics``) when the model classifies them;
-    ``unknown`` (:func:`unknown_categories`, ``{}`` for none) when the model knows its categories."""
+    ``unknown`` (:func:`unknown_categories`, ``{}`` for none) when the model knows its categories;
+    ``basis`` (:class:`RiskBasis`) when the model's metrics.json has it."""
     answer: dict[str, Any] = {
         "probability": float(probability),
         "model_version": model_version,
@@ -240,6 +325,8 @@ def prediction(
     }
     if unknown is not None:
         answer["unknown_categories"] = dict(unknown)
+    if basis is not None:
+        answer["risk_basis"] = basis.to_json()
     if reasons is not None:
         answer["reasons"] = [dict(r) for r in reasons]
     if topics is not None:
@@ -287,6 +374,8 @@ class Score:
     # Categorical values the model never saw ({column: value}); None from a model that does not
     # tell (older artifacts), or when the field was malformed (dropped: the score stands).
     unknown_categories: dict[str, str] | None = None
+    # What the model's high threshold meant in training; None from an older model or malformed.
+    risk_basis: RiskBasis | None = None
 
 
 def shorten_text(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, bool]:
@@ -353,6 +442,7 @@ def parse_score(body: bytes | str) -> Score:
         topics,
         problem,
         parse_unknown_categories(payload.get("unknown_categories")),
+        parse_risk_basis(payload.get("risk_basis")),
     )
 
 

@@ -231,8 +231,12 @@ def train_model(
     output_dir: str | Path | None = None,
     plots: bool = True,
     checks: bool = False,
+    churn_period: str | None = None,
 ) -> TrainResult:
     """Read, fit, evaluate and (when ``model_dir`` is given) save the artifact.
+
+    ``churn_period``: the period the label's churn covers ("90 days"), stored in metrics.json and
+    the model card so alerts can say "leave within 90 days"; None: not known.
 
     ``checks``: also run the model check (seed pair, free-form pairs) on our data; the command
     line does unless ``--no-checks``.
@@ -302,6 +306,7 @@ def train_model(
         out_of_fold=(selection.labels, select.out_of_fold_probabilities(selection, pipeline)),
     )
     metrics["text_features"] = selection.to_json()
+    metrics["churn_period"] = churn_period or None
     created = dt.datetime.now(dt.UTC)
     metrics["seconds"] = seconds
     print(evaluate.summary(metrics), flush=True)
@@ -316,6 +321,7 @@ def train_model(
         metadata["reference"] = reference
         # The model card: the cross-validated candidates and the choice, beside the hyperparameters.
         metadata["text_features"] = metrics["text_features"]
+        metadata["churn_period"] = metrics["churn_period"]
         save_model(
             pipeline,
             model_dir,
@@ -553,6 +559,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--no-plots", action="store_true")
     run.add_argument(
+        "--churn-period",
+        type=_churn_period,
+        default=None,
+        help='the period the label\'s churn covers, e.g. "90 days": stored in metrics.json and the '
+        'model card, for the alert\'s "leave within ..." (default: not known)',
+    )
+    run.add_argument(
         "--no-checks",
         action="store_true",
         help="skip the model check (seed pair, free-form pairs) on our data",
@@ -624,6 +637,14 @@ def write_serving_code(model_dir: Path) -> None:
 def _optional_int(value: str) -> int | None:
     # The best flags are the defaults, so "no limit" must be sayable on the command line.
     return None if value.strip().lower() in ("", "none") else int(value)
+
+
+def _churn_period(value: str) -> str | None:
+    # Said in every alert's first lines: one short line (the alert's cap is 64 characters).
+    period = " ".join(value.split())
+    if len(period) > 64:
+        raise argparse.ArgumentTypeError(f"the churn period is at most 64 characters, got {len(period)}")
+    return period or None
 
 
 def _folds(value: str) -> int:
@@ -741,6 +762,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             output_dir=args.output_data_dir,
             plots=not args.no_plots,
             checks=not args.no_checks,
+            churn_period=args.churn_period,
         )
     except (dataio.DataError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

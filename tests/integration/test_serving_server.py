@@ -72,8 +72,15 @@ def test_invoke_endpoint_with_boto3(server, monkeypatch):
     assert response["ContentType"] == JSON
     assert response["InvokedProductionVariant"] == "AllTraffic"
     answer = json.loads(response["Body"].read())
-    assert set(answer) == {"probability", "model_version", "missing_features", "unknown_categories"}
+    assert set(answer) == {
+        "probability",
+        "model_version",
+        "missing_features",
+        "unknown_categories",
+        "risk_basis",
+    }
     assert answer["model_version"] == "tiny-test-model" and answer["unknown_categories"] == {}
+    assert parse_score(json.dumps(answer)).risk_basis.computed_on == "out_of_fold"
     # A plan the model never saw comes back listed, read by the Lambdas' own contract reader.
     response = client.invoke_endpoint(
         EndpointName="churn-endpoint", Body=json.dumps({**SEED_BODY, "plan": "Z"}), ContentType=JSON

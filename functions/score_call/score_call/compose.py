@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from churn_contracts.calls import CallItem, timestamp
+from churn_contracts.endpoint import RiskBasis
 from churn_contracts.features import monthly_value
 from churn_contracts.locations import S3Location
 from churn_contracts.profile import item_to_record
@@ -23,7 +24,7 @@ from churn_contracts.topics import CallTopics
 
 from .alert import Alert, clip
 from .config import Settings
-from .offers import Advisor, strongest_sentence, topics_document
+from .offers import Advisor, OfferSettings, risk_figures, strongest_sentence, topics_document
 from .wording import word_reasons
 
 log = logging.getLogger(__name__)
@@ -138,18 +139,26 @@ def compose_alert(
     transcript: S3Location | None,
     moment: datetime,
     outcome_links: OutcomeLinks | None = None,
+    risk_basis: RiskBasis | None = None,
 ) -> Alert:
-    """The complete alert; never raises for a failed enrichment (it is noted in ``degraded``)."""
+    """The complete alert; never raises for a failed enrichment (it is noted in ``degraded``).
+
+    ``risk_basis``: the endpoint's, for the risk words where the stack's parameters leave them open."""
     alert = replace(
         base_alert(call, settings, profile),
         call_received_at=facts.received_at,
         call_duration_s=facts.duration_s,
         agent_id=facts.agent_id,
     )
+    # The risk words without the advisor too; the advisor sets the same figures from the same rule.
+    overrides = advisor.settings if advisor is not None else OfferSettings()
+    alert = replace(alert, **risk_figures(overrides, risk_basis, alert.high_threshold))
     if advisor is not None:
         try:
             record = item_to_record(profile or {})
-            alert = advisor.advise(alert, reasons, record, moment, topics, settings.alert_excerpts)
+            alert = advisor.advise(
+                alert, reasons, record, moment, topics, settings.alert_excerpts, basis=risk_basis
+            )
         except Exception as exc:  # a defect in enrichment must not stop the alert
             log.warning("Alert advice failed", extra={"error": type(exc).__name__})
             alert = replace(alert, degraded=[*alert.degraded, "reasons and offer: could not be worked out"])

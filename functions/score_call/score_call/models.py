@@ -113,6 +113,9 @@ class ScoreRecord:
     alert: PreparedAlert | None = None
     # The model features this score was made from (issue 21: training uses them, not today's profile).
     scored_profile: dict[str, Any] | None = None
+    # Profile values the model never saw ({column: value}, bounded by the contract): stored for
+    # whoever fixes the profile, never logged (they are customer data).
+    unknown_categories: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ an alert: it goes out with ``offer: null`` and the reason.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
+from churn_contracts.endpoint import RiskBasis
 from churn_contracts.offers import RulesError, RuleSet, choose_offer, reason_topics
 from churn_contracts.topics import CallTopics
 from churn_lambda.env import ConfigError, parse_bool
@@ -53,6 +55,32 @@ class OfferSettings:
     region: str | None = None
     high_risk_customers: int | None = None  # the customers HIGH_RISK_PRECISION was measured on
     churn_period: str | None = None  # what "leave" means in time ("3 months")
+    # Empty parameters (None) leave each figure to the model's own risk_basis (risk_figures).
+
+
+# The model's precision is the stack's only where the stack alerts at the model's threshold
+# (to 3 decimals: the demo and operators copy it from metrics.json, perhaps rounded).
+THRESHOLD_TOLERANCE = 5e-4
+
+
+def risk_figures(settings: OfferSettings, basis: RiskBasis | None, high_threshold: float) -> dict[str, Any]:
+    """The alert's "about 6 in 10 ... leave within <period> (measured on <n> customers)" figures.
+
+    An operator's parameter wins. Otherwise the model's ``risk_basis``, where it is true of this
+    stack: measured on held-out customers, at the threshold the stack alerts at. The count only
+    ever goes with the precision it was measured for: never the model's beside the operator's.
+    """
+    precision, customers = settings.high_risk_precision, settings.high_risk_customers
+    period = settings.churn_period or (basis.period if basis is not None else None)
+    if (
+        precision is None
+        and basis is not None
+        and basis.held_out
+        and math.isclose(basis.threshold, high_threshold, rel_tol=0.0, abs_tol=THRESHOLD_TOLERANCE)
+    ):
+        precision = basis.precision
+        customers = customers or basis.flagged
+    return {"high_precision": precision, "high_customers": customers, "period": period}
 
 
 def load_offer_settings(env: Mapping[str, str] | None = None) -> OfferSettings:
@@ -108,6 +136,7 @@ class Advisor:
         now: datetime | None = None,
         topics: CallTopics | None = None,
         excerpts: bool | None = None,
+        basis: RiskBasis | None = None,
     ) -> Alert:
         # The score function's own setting wins (one AlertExcerpts for the excerpt and the words).
         excerpts = self.settings.alert_excerpts if excerpts is None else excerpts
@@ -119,9 +148,7 @@ class Advisor:
             reasons=shown,
             offer=offer,
             offer_reason=why,
-            high_precision=self.settings.high_risk_precision,
-            high_customers=self.settings.high_risk_customers,
-            period=self.settings.churn_period,
+            **risk_figures(self.settings, basis, alert.high_threshold),
             region=self.settings.region,
             topics=topics_document(topics, excerpts),
             degraded=[*alert.degraded, *([problem] if problem else [])],

@@ -288,6 +288,7 @@ def _score(
             transcript=location,
             moment=scored_at,
             outcome_links=deps.outcome_links,
+            risk_basis=score.risk_basis,
         )
         prepared = alert.prepared()
         shown = list(alert.reasons)
@@ -314,6 +315,7 @@ def _score(
         reasons=shown,
         alert=prepared,
         scored_profile=features,
+        unknown_categories=score.unknown_categories or None,
     )
     alert_until = scored_at + timedelta(seconds=settings.lease_seconds) if high else None
     if not deps.calls.record_score(name, token, record, alert_until):

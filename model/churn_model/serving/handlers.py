@@ -22,6 +22,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from churn_contracts.endpoint import (
@@ -29,6 +30,7 @@ from churn_contracts.endpoint import (
     FeatureSpec,
     ParsedRequest,
     RequestError,
+    RiskBasis,
     encode_response,
     negotiate_accept,
     parse_request,
@@ -95,6 +97,7 @@ def model_fn(model_dir: str, context: Any = None) -> ScoringModel:
     model = load_model(model_dir)
     model.warm_up()
     known_categories(model)
+    risk_basis(model)
     explainer_for(model).topic_vectors()  # embed the topic descriptions now, not on a request
     topics_for(model)
     logger.info("model %s loaded from %s", model.model_version, model_dir)
@@ -138,6 +141,27 @@ def known_categories(model: ScoringModel) -> dict[str, frozenset[str]] | None:
         logger.warning("answers will not list unknown categories")
     model._known_categories = known  # type: ignore[attr-defined]
     return known
+
+
+def risk_basis(model: ScoringModel) -> RiskBasis | None:
+    """What the model's high threshold meant in training (precision, customers, period), from
+    the model dir's metrics.json: read once and kept on the model. None when there is no such
+    file or it lacks ``thresholds.at_high`` (older artifacts): answers then carry no ``risk_basis``."""
+    if hasattr(model, "_risk_basis"):
+        return model._risk_basis  # type: ignore[attr-defined,no-any-return]
+    basis = None
+    model_dir = getattr(model, "model_dir", None)
+    if model_dir is not None:
+        from churn_model.artifact import METRICS_FILE
+
+        try:
+            basis = RiskBasis.from_metrics(json.loads((Path(model_dir) / METRICS_FILE).read_text()))
+        except (OSError, ValueError) as error:
+            logger.warning("no risk basis: metrics.json unreadable (%s)", type(error).__name__)
+    if basis is None:
+        logger.warning("answers will not carry a risk basis")
+    model._risk_basis = basis  # type: ignore[attr-defined]
+    return basis
 
 
 def topics_for(model: ScoringModel) -> Any:
@@ -198,8 +222,9 @@ def predict_fn(
             topics = [call_topics(model, e) for e in explanations]
         known = known_categories(model)
         unknown = [None if known is None else unknown_categories(f, known) for f in features]
+        basis = risk_basis(model)
         predictions = [
-            prediction(float(p), model.model_version, record.missing, why, topic, strange)
+            prediction(float(p), model.model_version, record.missing, why, topic, strange, basis)
             for p, record, why, topic, strange in zip(
                 probabilities, request.records, reasons, topics, unknown, strict=True
             )

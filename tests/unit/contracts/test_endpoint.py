@@ -7,9 +7,11 @@ from churn_contracts.endpoint import (
     MAX_TEXT_CHARS,
     FeatureSpec,
     RequestError,
+    RiskBasis,
     encode_response,
     negotiate_accept,
     parse_request,
+    parse_score,
     prediction,
 )
 from churn_contracts.features import MODEL_FEATURES
@@ -186,3 +188,88 @@ def test_a_client_bounds_what_an_endpoint_lists():
     score = parse_score(json.dumps({"probability": 0.7, "unknown_categories": listed}))
     assert len(score.unknown_categories) == MAX_UNKNOWN_CATEGORIES
     assert max(len(v) for v in score.unknown_categories.values()) == MAX_UNKNOWN_VALUE_CHARS
+
+
+# --- risk_basis: what the model's high threshold meant in training ---------------------------
+
+METRICS = {
+    "thresholds": {
+        "high": 0.4,
+        "medium": 0.2,
+        "at_high": {"precision": 0.6, "recall": 0.7, "customers": 2233, "churners": 324, "flagged": 530},
+        "computed_on": "out_of_fold",
+    },
+    "churn_period": "90 days",
+}
+
+
+def test_the_risk_basis_is_read_from_metrics_json():
+    basis = RiskBasis.from_metrics(METRICS)
+    assert basis == RiskBasis(0.4, 0.6, 530, 2233, 324, "90 days", "out_of_fold")
+    assert basis.held_out
+    unknown_period = RiskBasis.from_metrics({**METRICS, "churn_period": None})
+    assert unknown_period.period is None and "period" not in unknown_period.to_json()
+    # Older metrics.json: at_high without the counts, or no at_high at all.
+    older = {
+        "thresholds": {"high": 0.4, "at_high": {"precision": 0.6, "recall": 0.7}, "computed_on": "train"}
+    }
+    assert RiskBasis.from_metrics(older) == RiskBasis(0.4, 0.6, computed_on="train")
+    assert not RiskBasis.from_metrics(older).held_out  # in-sample: not a figure to tell customers by
+    assert RiskBasis.from_metrics({"thresholds": {"high": 0.4}}) is None
+    assert RiskBasis.from_metrics([]) is None
+
+
+def test_answers_carry_the_risk_basis_and_older_answers_still_parse():
+    basis = RiskBasis.from_metrics(METRICS)
+    answer = prediction(0.9, "v3", [], basis=basis)
+    assert answer["risk_basis"] == {
+        "threshold": 0.4,
+        "precision": 0.6,
+        "flagged": 530,
+        "customers": 2233,
+        "churners": 324,
+        "period": "90 days",
+        "computed_on": "out_of_fold",
+    }
+    assert parse_score(json.dumps(answer)).risk_basis == basis
+    assert parse_score(json.dumps({"predictions": [answer]})).risk_basis == basis
+    older = parse_score(json.dumps(prediction(0.9, "v1", [])))
+    assert older.probability == 0.9 and older.risk_basis is None
+    assert "risk_basis" not in prediction(0.9, "v1", [])
+
+
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        "0.6",
+        [0.6],
+        {"precision": 0.6},  # no threshold: nothing to check the stack's against
+        {"threshold": 0.4, "precision": 1.5},
+        {"threshold": 0.4, "precision": 0},
+        {"threshold": float("nan"), "precision": 0.6},
+        {"threshold": 0.4, "precision": True},
+        {"threshold": "0.4", "precision": 0.6},
+    ],
+)
+def test_a_malformed_risk_basis_is_dropped_and_the_score_stands(malformed):
+    score = parse_score(json.dumps({"probability": 0.7, "risk_basis": malformed}))
+    assert score.probability == 0.7 and score.risk_basis is None
+
+
+def test_a_risk_basis_keeps_its_figures_and_drops_or_bounds_a_bad_optional_one():
+    from churn_contracts.endpoint import MAX_PERIOD_CHARS
+
+    listed = {
+        "threshold": 0.4,
+        "precision": 0.6,
+        "flagged": -3,
+        "customers": 2.5,
+        "churners": True,
+        "period": "90\ndays " + "x" * 500,
+        "computed_on": ["out_of_fold"],
+    }
+    basis = parse_score(json.dumps({"probability": 0.7, "risk_basis": listed})).risk_basis
+    assert (basis.threshold, basis.precision) == (0.4, 0.6)
+    assert basis.flagged is basis.customers is basis.churners is basis.computed_on is None
+    assert basis.period.startswith("90 days x") and len(basis.period) == MAX_PERIOD_CHARS
+    assert not basis.held_out

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from churn_contracts.endpoint import FeatureSpec, parse_request, prediction
+from churn_contracts.endpoint import FeatureSpec, RiskBasis, parse_request, prediction
 from churn_contracts.topics import summarise
 from churn_lambda.retry import Backoff
 from score_call import handler, reconcile
@@ -60,6 +60,9 @@ class ExplainingRuntime(CannedRuntime):
     """The canned endpoint, answering ``explain`` with reasons and the whole call's topics, as the
     real endpoint's contract has them (churn_contracts.endpoint.prediction)."""
 
+    basis: RiskBasis | None = None  # the model's risk_basis, where a test gives it one
+    unknown: dict[str, str] | None = None  # the record's unknown categories, likewise
+
     def invoke_endpoint(self, *, EndpointName, ContentType, Accept, Body):
         self.requests.append(json.loads(Body))
         if self.errors:
@@ -82,7 +85,10 @@ class ExplainingRuntime(CannedRuntime):
         ][: request.explain]  # fmt: skip
         labels = [[("cancel", 0.8)] if "cancel" in s.lower() else [("competitor", 0.7)] for s in sentences]
         topics = summarise(sentences, labels, method="canned")
-        body = json.dumps(prediction(0.92, self.model_version, record.missing, reasons, topics)).encode()
+        answer = prediction(
+            0.92, self.model_version, record.missing, reasons, topics, self.unknown, self.basis
+        )
+        body = json.dumps(answer).encode()
         return {"Body": io.BytesIO(body), "ContentType": "application/json"}
 
 
@@ -150,9 +156,23 @@ def _history_table(aws):
     )
 
 
-def _pipeline(aws, monkeypatch, context, *, rules: bytes | None = None, links: bool = False) -> Pipeline:
+RISK_PARAMETERS = {"HIGH_RISK_PRECISION": "0.6", "HIGH_RISK_CUSTOMERS": "84", "CHURN_PERIOD": "3 months"}
+
+
+def _pipeline(
+    aws,
+    monkeypatch,
+    context,
+    *,
+    rules: bytes | None = None,
+    links: bool = False,
+    risk: dict[str, str] = RISK_PARAMETERS,
+) -> Pipeline:
+    """``risk``: the stack's HighRiskPrecision, HighRiskCustomers and ChurnPeriod (absent: empty)."""
     env = {**env_values(aws.topic_arn), "OFFER_RULES_KEY": RULES_KEY, "OFFER_HISTORY_TABLE": HISTORY}
-    env.update({"HIGH_RISK_PRECISION": "0.6", "HIGH_RISK_CUSTOMERS": "84", "CHURN_PERIOD": "3 months"})
+    env.update(risk)
+    for name in RISK_PARAMETERS.keys() - risk.keys():
+        monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     handler.reset()
@@ -574,3 +594,101 @@ def test_no_transcript_link_where_alerts_may_not_carry_the_customers_words(make,
         assert said not in sent  # nor in the reasons' words or the topics' sentences
     assert document["topics"]["counts"] == {"cancel": 1, "competitor": 2}  # the topics themselves stay
     assert all(s["text"] == "" for s in p.aws.call(name)["topics"]["strongest"].values())  # nor stored
+
+
+# --- issue 22 s4: the risk words from the model itself ------------------------------------------
+
+# The model's high threshold is the stack's (env_values: HIGH_RISK_THRESHOLD 0.6, to 3 decimals).
+MODEL_BASIS = RiskBasis(0.6002, 0.62, 525, 2233, 324, "90 days", "out_of_fold")
+
+
+@pytest.mark.parametrize("path", ["redelivery", "retry-then-reconciler"])
+def test_with_the_parameters_empty_the_alert_states_the_models_figures_and_every_copy_is_the_same(make, path):
+    p = make(risk={})
+    p.runtime.basis = MODEL_BASIS
+    name = _call(p)
+    p.sns.faults.append(Fault("publish", Killed, after=True))
+    with pytest.raises(Killed):
+        p.deliver(completion(name), T0)
+    p.heal()
+    # The second sender has no endpoint answer in hand: it sends the stored bytes.
+    p.runtime.basis = None
+    if path == "redelivery":
+        p.deliver(completion(name), T0 + timedelta(minutes=30))
+    else:
+        assert p.deliver(completion(name), T0 + timedelta(minutes=1))["result"] == "in-progress"
+        p.reconcile(T0 + timedelta(minutes=15))
+    first, second = p.messages()
+    assert first == second and len(p.runtime.requests) == 1
+    words = "About 6 in 10 customers scored this high leave within 90 days (measured on 525 customers scored this high)."
+    document = _document(second)
+    assert document["risk"] == {
+        "level": "high",
+        "probability": 0.92,
+        "words": words,
+        "precision": 0.62,
+        "customers": 525,
+        "period": "90 days",
+    }
+    assert json.loads(second)["email"].splitlines()[1] == f"Risk: high, 92%. {words}"
+    p.runtime.basis = MODEL_BASIS
+    assert second == _undisturbed(p, name, T0)
+
+
+def test_an_operators_parameters_win_and_the_models_count_never_goes_with_another_precision(make):
+    p = make(risk={"HIGH_RISK_PRECISION": "0.7", "CHURN_PERIOD": "3 months"})
+    p.runtime.basis = MODEL_BASIS
+    name = _call(p)
+    p.deliver(completion(name), T0)
+    (sent,) = p.messages()
+    risk = _document(sent)["risk"]
+    assert (risk["precision"], risk["customers"], risk["period"]) == (0.7, None, "3 months")
+    assert risk["words"] == (
+        "About 7 in 10 customers scored this high leave within 3 months "
+        "(the number of customers behind this figure is not known)."
+    )
+
+
+@pytest.mark.parametrize(
+    "basis",
+    [
+        RiskBasis(0.35, 0.62, 525, 2233, 324, "90 days", "out_of_fold"),  # measured at another threshold
+        RiskBasis(0.6, 0.95, 525, 2233, 324, "90 days", "train"),  # in-sample: optimistic
+    ],
+)
+def test_a_model_figure_that_is_not_true_of_this_stack_is_not_stated(make, basis):
+    p = make(risk={})
+    p.runtime.basis = basis
+    name = _call(p)
+    p.deliver(completion(name), T0)
+    (sent,) = p.messages()
+    risk = _document(sent)["risk"]
+    assert risk["words"] is None and risk["precision"] is None and risk["customers"] is None
+    assert risk["period"] == "90 days"  # the label's period is the model's whatever the threshold
+    assert json.loads(sent)["email"].splitlines()[1] == "Risk: high, 92%."
+
+
+def test_an_older_model_and_empty_parameters_say_only_the_level(make):
+    p = make(risk={})
+    name = _call(p)
+    p.deliver(completion(name), T0)
+    (sent,) = p.messages()
+    assert _document(sent)["risk"]["words"] is None
+    assert json.loads(sent)["email"].splitlines()[1] == "Risk: high, 92%."
+
+
+def test_unknown_categories_are_stored_on_the_call_and_never_logged(make, monkeypatch, capsys, caplog):
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+    p = make()
+    secret = "Plan-Zeta-Customer-Typo"
+    p.runtime.unknown = {"plan": secret, "": "no name"}  # an empty column name: DynamoDB refuses it
+    name = _call(p)
+    caplog.set_level("DEBUG")
+    assert p.deliver(completion(name), T0)["result"] == "alerted"
+    assert p.aws.call(name)["unknown_categories"] == {"plan": secret}
+    logs = capsys.readouterr().out + capsys.readouterr().err + caplog.text
+    assert "Call scored" in logs and secret not in logs
+    # A score with none listed leaves none behind (the older model, or a clean profile).
+    p.runtime.unknown = {}
+    _undisturbed(p, name, T0)
+    assert "unknown_categories" not in p.aws.call(name)

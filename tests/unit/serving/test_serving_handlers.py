@@ -5,7 +5,14 @@ import inspect
 import json
 
 import pytest
-from churn_contracts.endpoint import JSON, JSON_LINES, MAX_BATCH_RECORDS, MAX_BODY_BYTES, MAX_TEXT_CHARS
+from churn_contracts.endpoint import (
+    JSON,
+    JSON_LINES,
+    MAX_BATCH_RECORDS,
+    MAX_BODY_BYTES,
+    MAX_TEXT_CHARS,
+    RiskBasis,
+)
 from churn_contracts.features import MODEL_FEATURES
 from churn_model.serving import handlers
 from churn_model.serving.handlers import input_fn, model_fn, output_fn, predict_fn
@@ -62,8 +69,19 @@ def test_seed_example_scores_one_record(model):
     status, content_type, payload = invoke(model, json.dumps(SEED_BODY).encode())
     assert (status, content_type) == (200, JSON)
     answer = json.loads(payload)
-    assert set(answer) == {"probability", "model_version", "missing_features", "unknown_categories"}
+    assert set(answer) == {
+        "probability",
+        "model_version",
+        "missing_features",
+        "unknown_categories",
+        "risk_basis",
+    }
     assert answer["unknown_categories"] == {}  # the seed's plan and limit were seen in training
+    # What "high risk" meant in training, from the model dir's metrics.json (no period given).
+    metrics = json.loads((model.model_dir / "metrics.json").read_text())
+    assert answer["risk_basis"] == RiskBasis.from_metrics(metrics).to_json()
+    assert answer["risk_basis"]["precision"] == metrics["thresholds"]["at_high"]["precision"]
+    assert "period" not in answer["risk_basis"] and metrics["churn_period"] is None
     assert 0.0 <= answer["probability"] <= 1.0
     assert answer["model_version"] == model.model_version
     assert set(answer["missing_features"]) == set(MODEL_FEATURES) - set(SEED_BODY)
@@ -94,7 +112,7 @@ def test_json_lines_in_and_out_for_batch_transform(model):
     assert (status, content_type) == (200, JSON_LINES)
     lines = payload.decode().splitlines()
     assert [set(json.loads(line)) for line in lines] == [
-        {"probability", "model_version", "missing_features", "unknown_categories"}
+        {"probability", "model_version", "missing_features", "unknown_categories", "risk_basis"}
     ] * 2
 
 

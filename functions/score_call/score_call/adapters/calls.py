@@ -32,6 +32,7 @@ from churn_contracts.calls import (
     encode_number,
     timestamp,
 )
+from churn_contracts.endpoint import parse_unknown_categories
 
 from ..alert import PreparedAlert
 from ..models import ScoreRecord
@@ -64,6 +65,13 @@ def bounded_profile(features: Mapping[str, Any] | None) -> dict[str, Any] | None
     if len(json.dumps(features, default=str).encode()) > MAX_SCORED_PROFILE_BYTES:
         return None
     return dynamo_value(features)
+
+
+def bounded_unknown(unknown: Mapping[str, str] | None) -> dict[str, str] | None:
+    """The score's unknown categories as stored: the contract's bounds again (whoever built the
+    record), and no empty column name (DynamoDB refuses an empty map key)."""
+    bounded = parse_unknown_categories(unknown)
+    return {name: value for name, value in bounded.items() if name} if bounded else None
 
 
 def conditional_failed(exc: ClientError) -> bool:
@@ -208,6 +216,12 @@ class CallsRepository:
         if profile is not None:
             values[":profile"] = profile
             assignments.append("scored_profile = :profile")
+        unknown = bounded_unknown(score.unknown_categories)
+        if unknown:
+            values[":unknown"] = unknown
+            assignments.append("unknown_categories = :unknown")
+        else:
+            removals.append("unknown_categories")
         if score.alert is not None:
             # The complete alert rides with the claim: every later sender publishes these bytes.
             values[":alert"] = score.alert.to_item()
