@@ -311,3 +311,30 @@ def _alert(**change) -> Alert:
     )
     values.update(change)
     return Alert(**values)
+
+
+def test_the_risk_figures_come_from_the_model_only_where_they_are_true_of_the_stack():
+    from churn_contracts.endpoint import RiskBasis
+    from score_call.offers import risk_figures
+
+    basis = RiskBasis(0.4604, 0.62, 525, 2233, 324, "90 days", "test")
+    empty = OfferSettings()
+    assert risk_figures(empty, basis, 0.46) == {
+        "high_precision": 0.62,
+        "high_customers": 525,
+        "period": "90 days",
+    }
+    # Another threshold (past 3 decimals): the period is still the model's, the precision is not.
+    assert risk_figures(empty, basis, 0.4594) == {
+        "high_precision": None,
+        "high_customers": None,
+        "period": "90 days",
+    }
+    # An operator's count goes with the model's precision; an operator's precision takes no model count.
+    assert risk_figures(OfferSettings(high_risk_customers=600), basis, 0.46)["high_customers"] == 600
+    assert risk_figures(OfferSettings(high_risk_precision=0.5), basis, 0.46)["high_customers"] is None
+    assert risk_figures(OfferSettings(churn_period="3 months"), None, 0.46) == {
+        "high_precision": None,
+        "high_customers": None,
+        "period": "3 months",
+    }
