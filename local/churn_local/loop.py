@@ -22,8 +22,8 @@ sidecar fast path and the local model server):
 7. the approved package is fetched from the registry (checked against its digest) and the local
    model server serves it without a restart; one more call is scored to show the new version.
 
-    python -m churn_local.loop                    # a few minutes on 2 cores
-    python -m churn_local.loop --calls 160 --day-one-rows 60
+    python -m churn_local.loop                    # 160 calls; the calls take most of the time
+    python -m churn_local.loop --calls 100 --day-one-rows 40 --no-check
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ from .profiles import load_profiles
 from .scenario import Observer, Pipeline, RetentionTeam, turns_of, upload, wait_for_calls
 from .stack import STATE_DIR, LocalStack
 
-DEFAULT_CALLS = 240
-DEFAULT_DAY_ONE_ROWS = 100
+DEFAULT_CALLS = 160
+DEFAULT_DAY_ONE_ROWS = 60
 SEED = 21
 # The customers the loop follows churn far more than the base (15 %): half of them, so that a few
 # hundred calls hold enough of each outcome for the comparison's intervals to decide.
@@ -64,6 +64,7 @@ CHURN_RATE = 0.5
 TEST_FRACTION = 0.5
 HORIZON_DAYS = 90
 GROUP = "churn-models"
+MARKER = ".churn-loop"
 # Small and quick: a forest on the call's intent (the tiny test model's recipe, more trees).
 TREES = 100
 # The local container image is nothing; the registry records what the template would pin.
@@ -307,8 +308,12 @@ def run(
     from churn_ops.training_from_stack import build
 
     result = LoopResult()
+    # Replaced each run, but only a folder the loop made (never a --work that holds anything else).
+    if work.exists() and any(work.iterdir()) and not (work / MARKER).is_file():
+        raise SystemExit(f"{work} is not empty and not a loop's folder: choose another --work")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    (work / MARKER).write_text("made by python -m churn_local.loop; replaced on each run\n")
     cache = work / "embedding-cache"
     today = datetime.now(UTC).date()
 
