@@ -11,6 +11,10 @@ typical customer)::
         [--classifiers additive,hgb,logreg,rf] [--folds 5] [--seed 0]
 
 The texts are encoded once (cached); the classifier fits run on one OpenMP thread.
+
+``--shrunk-weights 0.3,0.5,0.7`` instead cross-validates ``intent+shrunk-embedding`` (additive)
+at each weight of the embedding (``churn_model.pipeline.SHRUNK_WEIGHT``), with its check: the
+search behind the weight in the code.
 """
 
 from __future__ import annotations
@@ -59,10 +63,13 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--embedding-cache", default=None)
+    parser.add_argument(
+        "--shrunk-weights", default=None, help="comma-separated weights of the shrunk embedding"
+    )
     args = parser.parse_args()
 
     import numpy as np
-    from churn_model import dataio, select
+    from churn_model import dataio, pipeline, select
     from churn_model.encoder import remembered_embeddings
     from churn_model.explain import typical_customer
     from churn_model.train import config_from_args, parse_args, run_selection
@@ -73,9 +80,18 @@ def main() -> None:
     if args.embedding_cache:
         base += ["--embedding-cache", args.embedding_cache]
     rows = []
+    if args.shrunk_weights:
+        select.CANDIDATES = (pipeline.SHRUNK,)
+        runs = [("additive", float(w)) for w in args.shrunk_weights.split(",")]
+    else:
+        runs = [(name, None) for name in args.classifiers.split(",")]
     with remembered_embeddings():
-        for name in args.classifiers.split(","):
-            config = config_from_args(parse_args(base + CLASSIFIER_FLAGS[name]))
+        for name, weight in runs:
+            if weight is not None:
+                pipeline.SHRUNK_WEIGHT = weight  # read when each classifier is built
+                name = f"additive, embedding at {weight:g}"
+            flags = CLASSIFIER_FLAGS["additive" if weight is not None else name]
+            config = config_from_args(parse_args(base + flags))
             config.classifier_params.update(TREE_DEFAULTS.get(name, {}))
             records, labels = dataio.load(
                 args.data, config.spec, label_name=config.label_name, positive_label=config.positive_label

@@ -10,6 +10,13 @@ measures, with customer texts of 80-150 words:
 - the server's resident memory (VmRSS, and the peak VmHWM).
 
     python model/benchmarks/bench_serving.py --model artifacts/model [--requests 200] [--batches 20]
+
+``--handlers N`` instead times N single records through the four handlers in process, with the
+call text and without it (``"text": ""``), each scored by the fitted scikit-learn pipeline and by
+the compiled fast path (churn_model/fastpath.py) in turn, interleaved so both see the same load
+(goal: <= 1 ms a record without text):
+
+    python model/benchmarks/bench_serving.py --model artifacts/model --handlers 300
 """
 
 from __future__ import annotations
@@ -130,10 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--explain", type=int, default=0, metavar="N", help="only compare N explained vs plain single records"
     )
+    parser.add_argument(
+        "--handlers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only time N single records through the handlers in process: pipeline vs fast path",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.explain:
         return explain_cost(args.model, args.explain, args.warmup, args.seed)
+    if args.handlers:
+        return handlers_cost(args.model, args.handlers, args.warmup, args.seed)
 
     texts = customer_texts(args.requests + args.warmup, args.seed)
     singles = records(texts, args.seed)
@@ -209,6 +225,61 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"(single: {len(over_http)} requests; batches: {len(batches)} x {args.batch_size}; load {os.getloadavg()})"
     )
+    return 0
+
+
+NO_TEXT_GOAL_MS = 1.0  # a record without text through the handlers, in process (issue 20 §3)
+
+
+def handlers_cost(model_path: str, count: int, warmup: int, seed: int) -> int:
+    """Single records through input_fn -> predict_fn -> output_fn, pipeline and fast path interleaved."""
+    import tempfile
+
+    from churn_model.serving.handlers import input_fn, model_fn, output_fn, predict_fn
+    from churn_model.serving.server import unpack_model
+
+    spoken = records(customer_texts(count + warmup, seed), seed)
+    with tempfile.TemporaryDirectory() as scratch:
+        model: Any = model_fn(str(unpack_model(model_path, Path(scratch))))
+    fast = model.fast
+    if fast is None:
+        raise SystemExit("this model's pipeline is not compiled by the fast path: nothing to compare")
+    kinds = {"no text": [{**r, "text": ""} for r in spoken], "text": spoken}
+    paths = {"pipeline": None, "fast path": fast}
+    times: dict[tuple[str, str], list[float]] = {(k, p): [] for k in kinds for p in paths}
+    largest = 0.0
+    for i in range(count + warmup):
+        for kind, bodies in kinds.items():
+            body = json.dumps(bodies[i]).encode()
+            answers = []
+            for path, scorer in paths.items():
+                model.fast = scorer
+                t0 = time.perf_counter()
+                payload, _ = output_fn(
+                    predict_fn(input_fn(body, "application/json"), model), "application/json"
+                )
+                elapsed = (time.perf_counter() - t0) * 1000
+                answers.append(json.loads(payload)["probability"])
+                if i >= warmup:
+                    times[(kind, path)].append(elapsed)
+            largest = max(largest, abs(answers[0] - answers[1]))
+    model.fast = fast
+    print(
+        f"{count} single records through the handlers in process ({warmup} warm-up), load {os.getloadavg()}"
+    )
+    print(f"{'record':<10}{'scorer':<12}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}")
+    for (kind, path), values in times.items():
+        print(
+            f"{kind:<10}{path:<12}{percentile(values, 50):>9.3f}{percentile(values, 90):>9.3f}"
+            f"{percentile(values, 99):>9.3f}"
+        )
+    for kind in kinds:
+        ratio = percentile(times[(kind, "pipeline")], 50) / percentile(times[(kind, "fast path")], 50)
+        print(f"{kind}: the fast path {ratio:.1f}x faster at p50")
+    no_text = percentile(times[("no text", "fast path")], 50)
+    verdict = "ok" if no_text <= NO_TEXT_GOAL_MS else "MISSED"
+    print(f"no text, fast path p50 {no_text:.3f} ms: <= {NO_TEXT_GOAL_MS:g} {verdict}")
+    print(f"largest difference between the two scorers' probabilities: {largest:.2e}")
     return 0
 
 

@@ -42,6 +42,12 @@ class AdditiveClassifier(ClassifierMixin, BaseEstimator):
     The tree parameters are :class:`~sklearn.ensemble.HistGradientBoostingClassifier`'s; ``c`` and
     ``class_weight`` are the logistic regression's. ``folds`` out-of-fold log-odds train the
     linear part, so it is not fitted to trees that have seen its rows.
+
+    ``text_weights`` (one per text column, None: all 1) multiply the standardised text columns
+    before the logistic regression: a column at weight w is held by an L2 penalty 1/w**2 times
+    the others'. ``intent+shrunk-embedding`` keeps the intent score at 1 and the embedding at
+    :data:`churn_model.pipeline.SHRUNK_WEIGHT`, so the words a training set happens to share with
+    leaving move the score less than the intent does.
     """
 
     def __init__(
@@ -55,6 +61,7 @@ class AdditiveClassifier(ClassifierMixin, BaseEstimator):
         class_weight: str | None = None,
         folds: int = 3,
         seed: int = 0,
+        text_weights: tuple[float, ...] | None = None,
     ) -> None:
         self.text_columns = text_columns
         self.n_estimators = n_estimators
@@ -65,6 +72,7 @@ class AdditiveClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.folds = folds
         self.seed = seed
+        self.text_weights = text_weights
 
     def _split(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         X = np.asarray(X, dtype=np.float64)
@@ -91,7 +99,7 @@ class AdditiveClassifier(ClassifierMixin, BaseEstimator):
             combined = text
         self.scale_ = StandardScaler().fit(combined)
         self.linear_ = LogisticRegression(C=self.c, class_weight=self.class_weight, max_iter=2000)
-        self.linear_.fit(self.scale_.transform(combined), y)
+        self.linear_.fit(self._weighted(self.scale_.transform(combined)), y)
         self.classes_ = self.linear_.classes_
         self.n_features_in_ = profile.shape[1] + text.shape[1]
         return self
@@ -116,11 +124,29 @@ class AdditiveClassifier(ClassifierMixin, BaseEstimator):
             _TREE_CACHE.popitem(last=False)
         return fitted
 
+    def weights(self) -> np.ndarray | None:
+        """The text columns' weights after standardisation (None: all 1)."""
+        # Models pickled before text weights existed have no such attribute: all 1.
+        text_weights = getattr(self, "text_weights", None)
+        if text_weights is None:
+            return None
+        weights = np.asarray(text_weights, dtype=np.float64)
+        if weights.shape != (self.text_columns,):
+            raise ValueError(f"{len(weights)} text weights for {self.text_columns} text columns")
+        return weights
+
+    def _weighted(self, scaled: np.ndarray) -> np.ndarray:
+        weights = self.weights()
+        if weights is not None:
+            scaled[:, scaled.shape[1] - len(weights) :] *= weights
+        return scaled
+
     def _combined(self, X: Any) -> np.ndarray:
         profile, text = self._split(X)
         if self.trees_ is None:
-            return self.scale_.transform(text)
-        return self.scale_.transform(np.column_stack([self.trees_.decision_function(profile), text]))
+            return self._weighted(self.scale_.transform(text))
+        combined = np.column_stack([self.trees_.decision_function(profile), text])
+        return self._weighted(self.scale_.transform(combined))
 
     def decision_function(self, X: Any) -> np.ndarray:
         return self.linear_.decision_function(self._combined(X))

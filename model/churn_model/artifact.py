@@ -32,6 +32,7 @@ from sklearn.pipeline import Pipeline
 
 from .encoder import SentenceEncoder, onnx_ready_dir, static_ready_dir
 from .encoder_onnx import int8_path
+from .fastpath import compile_scorer
 from .pipeline import encoders, set_n_jobs, to_matrix
 
 MODEL_FILE = "model.joblib"
@@ -63,6 +64,8 @@ class ChurnModel:
                 f"{model_dir}: the classifier was not trained on a positive class (classes {classes})"
             )
         self._positive = classes.index(1)
+        # The pipeline's numbers without scikit-learn's per-call cost (fastpath.py); None: the pipeline.
+        self.fast = compile_scorer(pipeline, spec)
 
     def predict_proba(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """P(churn) for each record, shape (n,); one batched encode for all of them."""
@@ -72,6 +75,8 @@ class ChurnModel:
         n_jobs = 1 if len(records) <= SERIAL_BATCH else -1
         # Threads: worker processes would get a pickled copy of the encoder on every call (3-4x slower).
         with joblib.parallel_config(backend="threading", n_jobs=n_jobs):  # thread-local config
+            if self.fast is not None:
+                return self.fast.score_matrix(matrix)
             return self.pipeline.predict_proba(matrix)[:, self._positive]
 
     def warm_up(self) -> None:

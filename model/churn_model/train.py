@@ -33,9 +33,9 @@ from threadpoolctl import threadpool_limits
 
 from . import dataio, evaluate, select
 from .artifact import METRICS_FILE, save_model
-from .encoder import TEXT_FEATURES, remembered_embeddings
+from .encoder import remembered_embeddings
 from .explain import typical_customer
-from .pipeline import CALIBRATIONS, CLASSIFIERS, build_pipeline, encoders, to_matrix
+from .pipeline import CALIBRATIONS, CLASSIFIERS, TEXT_FEATURE_CHOICES, build_pipeline, encoders, to_matrix
 
 logger = logging.getLogger("churn_model.train")
 
@@ -516,10 +516,11 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--text-features",
-        choices=(select.AUTO, *TEXT_FEATURES),
+        choices=(select.AUTO, *TEXT_FEATURE_CHOICES),
         default=DEFAULT_TEXT_FEATURES,
         help="what the classifier sees of a text: its intent score (leaving vs staying statements), "
-        "its similarity to each statement (axes), the embedding, the intent beside the embedding, "
+        "its similarity to each statement (axes), the embedding, the intent beside the embedding "
+        "(or its first 64 principal components, or the embedding held harder: intent+shrunk-embedding), "
         f"or auto: the best of those by cross-validation on the training rows (default {DEFAULT_TEXT_FEATURES})",
     )
     run.add_argument(

@@ -78,6 +78,59 @@ def test_the_pipeline_gives_the_additive_classifier_the_text_blocks_width():
 
     spec = FeatureSpec(numerical=("Day Mins",), categorical=(), text=("text",))
     widths = {"axes": 16, "intent": 1, "intent+pca64": 65, "embedding": 384, "intent+embedding": 385}
+    widths["intent+shrunk-embedding"] = 385
     for features, width in widths.items():
         pipeline = build_pipeline(spec, classifier="additive", text_features=features, calibration="none")
         assert pipeline.named_steps["classifier"].text_columns == width, features
+
+
+def test_a_text_weight_below_one_holds_that_column_harder(data):
+    X, y = data
+    # Two copies of the text column: the one at weight 0.5 (penalty x4) ends with the smaller share.
+    doubled = np.column_stack([X, X[:, 2]])
+    plain = AdditiveClassifier(text_columns=2, n_estimators=50, c=0.01).fit(doubled, y)
+    weighted = AdditiveClassifier(text_columns=2, n_estimators=50, c=0.01, text_weights=(1.0, 0.5)).fit(
+        doubled, y
+    )
+    first, second = plain.linear_.coef_[0, -2:]
+    assert first == pytest.approx(second, rel=1e-3)  # the same column, the same penalty
+    # Its effect on the score is its coefficient times its weight.
+    w_first, w_second = weighted.linear_.coef_[0, -2:] * np.array([1.0, 0.5])
+    assert 0 < w_second < 0.5 * w_first
+    # All weights 1 is the unweighted model, to the last digit.
+    ones = AdditiveClassifier(text_columns=2, n_estimators=50, c=0.01, text_weights=(1.0, 1.0)).fit(
+        doubled, y
+    )
+    np.testing.assert_array_equal(ones.predict_proba(doubled), plain.predict_proba(doubled))
+
+
+def test_text_weights_must_match_the_text_columns(data):
+    X, y = data
+    with pytest.raises(ValueError, match="2 text weights for 1 text columns"):
+        AdditiveClassifier(text_columns=1, n_estimators=20, text_weights=(1.0, 0.5)).fit(X, y)
+
+
+def test_the_shrunk_embedding_keeps_the_intent_at_one_and_the_embedding_at_the_shrunk_weight():
+    from churn_contracts.endpoint import FeatureSpec
+    from churn_model.pipeline import SHRUNK, SHRUNK_WEIGHT, build_pipeline
+
+    spec = FeatureSpec(numerical=("Day Mins",), categorical=(), text=("text",))
+    pipeline = build_pipeline(spec, classifier="additive", text_features=SHRUNK, calibration="none")
+    classifier = pipeline.named_steps["classifier"]
+    assert classifier.text_columns == 385
+    assert classifier.text_weights == (1.0, *[SHRUNK_WEIGHT] * 384)
+    (encoder,) = [e for name, e, _ in pipeline.named_steps["features"].transformers if name == "text:text"]
+    assert encoder.features == "intent+embedding"
+    other = build_pipeline(spec, classifier="additive", text_features="intent+embedding", calibration="none")
+    assert other.named_steps["classifier"].text_weights is None
+
+
+def test_a_model_pickled_before_text_weights_still_scores(data):
+    import pickle
+
+    X, y = data
+    model = AdditiveClassifier(text_columns=1, n_estimators=20).fit(X, y)
+    expected = model.predict_proba(X[:5])
+    del model.text_weights  # as a model pickled by the code before the parameter
+    old = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(old.predict_proba(X[:5]), expected)
