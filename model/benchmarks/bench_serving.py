@@ -9,7 +9,9 @@ measures, with customer texts of 80-150 words:
 - throughput with batches of 32 records (goal >= 150 records/s);
 - the server's resident memory (VmRSS, and the peak VmHWM).
 
-    python model/benchmarks/bench_serving.py --model artifacts/model [--requests 200] [--batches 20]
+    python model/benchmarks/bench_serving.py --model artifacts/model [--requests 200] [--batches 20] [--no-text]
+
+(``--no-text``: the single records carry ``"text": ""``, the profile side alone.)
 
 ``--handlers N`` instead times N single records through the four handlers in process, with the
 call text and without it (``"text": ""``), each scored by the fitted scikit-learn pipeline and by
@@ -138,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         "--explain", type=int, default=0, metavar="N", help="only compare N explained vs plain single records"
     )
     parser.add_argument(
+        "--no-text", action="store_true", help='single records with "text": "" (the profile side alone)'
+    )
+    parser.add_argument(
         "--handlers",
         type=int,
         default=0,
@@ -153,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 
     texts = customer_texts(args.requests + args.warmup, args.seed)
     singles = records(texts, args.seed)
+    if args.no_text:
+        singles = [{**record, "text": ""} for record in singles]
     words = [len(t.split()) for t in texts]
     print(f"texts: {len(texts)}, {min(words)}-{max(words)} words (mean {statistics.mean(words):.0f})")
 
