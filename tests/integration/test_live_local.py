@@ -24,19 +24,12 @@ def call_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def live(tiny_model_dir: Path, call_log: Path) -> Iterator[Any]:
-    from churn_local.live.run import LIVE_PARAMETERS, LiveLocal
-    from churn_local.stack import LocalStack
+    from churn_local.live.run import LiveLocal, live_stack
     from churn_model.serving.server import LocalEndpointServer
 
     with (
         LocalEndpointServer(tiny_model_dir, host="127.0.0.1", port=0) as server,
-        LocalStack(
-            sagemaker_runtime_url=server.url,
-            transcribe=False,
-            run_functions=False,
-            parameters=LIVE_PARAMETERS,
-            call_log=call_log,
-        ) as stack,
+        live_stack(server.url, call_log=call_log) as stack,
         LiveLocal(stack, rescore_seconds=0) as harness,
     ):
         yield harness

@@ -23,16 +23,10 @@ LIVE_FUNCTIONS = {
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Any]:
-    from churn_local.live.run import LIVE_PARAMETERS
-    from churn_local.stack import LocalStack
+    from churn_local.live.run import live_stack
 
     # No model server: nothing is scored here (the endpoint URL is never called).
-    with LocalStack(
-        parameters=LIVE_PARAMETERS,
-        transcribe=False,
-        run_functions=False,
-        sagemaker_runtime_url="http://127.0.0.1:9",
-    ) as started:
+    with live_stack("http://127.0.0.1:9") as started:
         yield started
 
 

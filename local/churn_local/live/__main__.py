@@ -63,19 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from churn_model.serving.server import LocalEndpointServer
 
-    from ..stack import LocalStack
-    from .run import LIVE_PARAMETERS, LiveLocal
+    from .run import LiveLocal, live_stack
 
     say = lambda text: print(f"[live] {text}", flush=True)  # noqa: E731
     with (
         LocalEndpointServer(model_dir, host="127.0.0.1", port=0) as server,
-        LocalStack(
-            sagemaker_runtime_url=server.url,
-            transcribe=False,
-            run_functions=False,
-            progress=say,
-            parameters=LIVE_PARAMETERS,
-        ) as stack,
+        live_stack(server.url, progress=say) as stack,
         LiveLocal(stack, rescore_seconds=args.rescore_seconds) as live,
     ):
         assert live.socket is not None and live.writer is not None

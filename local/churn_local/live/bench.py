@@ -222,19 +222,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from churn_model.serving.server import LocalEndpointServer
 
-    from ..stack import LocalStack
-    from .run import LIVE_PARAMETERS, LiveLocal
+    from .run import LiveLocal, live_stack
 
     with (
         LocalEndpointServer(Path(args.model_dir), host="127.0.0.1", port=0) as server,
-        LocalStack(
-            sagemaker_runtime_url=server.url,
-            transcribe=False,
-            run_functions=False,
-            parameters={
-                **LIVE_PARAMETERS,
-                **({} if args.template_thresholds else model_thresholds(Path(args.model_dir))),
-            },
+        live_stack(
+            server.url, parameters={} if args.template_thresholds else model_thresholds(Path(args.model_dir))
         ) as stack,
         LiveLocal(stack, rescore_seconds=args.rescore_seconds) as live,
     ):

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..runner import FunctionProcess, LogSink, print_log
-from ..stack import function_environment, function_identity
+from ..stack import LocalStack, function_environment, function_identity
 from .poller import MappingSettings, ShardPoller
 from .producer import SegmentWriter
 from .resources import FUNCTIONS, LiveResources, from_stack, mapping_settings
@@ -37,6 +37,20 @@ ROOT = Path(__file__).resolve().parents[3]
 log = logging.getLogger(__name__)
 # The parameters the stack must be deployed with for the live path.
 LIVE_PARAMETERS = {"LiveCalls": "true"}
+
+
+def live_stack(
+    sagemaker_runtime_url: str, *, parameters: dict[str, str] | None = None, **options: Any
+) -> LocalStack:
+    """A local stack for the live path: LiveCalls=true, no post-call functions or transcription
+    (``options`` go to :class:`~churn_local.stack.LocalStack`: progress, call_log, ...)."""
+    return LocalStack(
+        sagemaker_runtime_url=sagemaker_runtime_url,
+        transcribe=False,
+        run_functions=False,
+        parameters={**LIVE_PARAMETERS, **(parameters or {})},
+        **options,
+    )
 
 
 class FunctionError(RuntimeError):
