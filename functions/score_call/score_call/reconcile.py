@@ -47,6 +47,10 @@ RESERVE_MS = 20_000
 # Transcribe job states that are Transcribe's to finish, not ours.
 WAITING = {"QUEUED", "IN_PROGRESS"}
 DEFERRED = "QUEUED"
+# Nearest the alert first: a pending alert is one publish from the retention team, and must not
+# wait behind hundreds of transcription takeovers when a backlog fills the pass (bench-chaos at
+# 1,000 calls: alerts pending for minutes while passes ran out of time on TRANSCRIBING calls).
+PASS_ORDER = (OpenStatus.ALERT_PENDING, OpenStatus.SCORING, OpenStatus.TRANSCRIBING)
 # Results that moved a call on (the others leave it where it was).
 _FINISHED = {
     Result.TRANSCRIPTION_FAILED,
@@ -92,7 +96,7 @@ def reconcile(
             extra={"job_name": name, "error": type(exc).__name__, "reason": safe_reason(exc)},
         )
 
-    for status in OpenStatus:
+    for status in PASS_ORDER:
         if out_of_time:
             break
         worked = 0

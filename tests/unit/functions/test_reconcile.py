@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from churn_contracts.calls import OpenStatus
 from churn_lambda.retry import Backoff
 from score_call import handler, reconcile
 from score_call.adapters.alerts import AlertPublisher
@@ -268,3 +269,23 @@ def test_throttled_reads_fail_their_call_or_status_never_the_pass(reconciler):
     reconciler.calls_table.faults.clear()
     assert reconciler.run(T0 + timedelta(minutes=30))["reconciled"] == 1
     assert [a["job_name"] for a in reconciler.alerts()] == [first]
+
+
+def test_a_pass_short_of_time_finishes_the_calls_nearest_their_alert_first(reconciler):
+    """bench-chaos at 1,000 calls under load: passes ran out of time on a backlog of TRANSCRIBING
+    takeovers while calls one step from their alert waited behind them, pass after pass."""
+    assert set(reconcile.PASS_ORDER) == set(OpenStatus)
+    add_profile(reconciler.aws, "C-27")
+    nearly = transcribed_call(reconciler.aws, "C-27", "nearly", ANGRY)
+    reconciler.endpoint.down = True
+    reconciler.run(T0 + timedelta(minutes=15))  # its scoring fails: the call now waits in SCORING
+    assert reconciler.aws.call(nearly)["open_status"] == "SCORING"
+    reconciler.endpoint.down = False
+    add_profile(reconciler.aws, "C-28")
+    transcribed_call(reconciler.aws, "C-28", "later", ANGRY)  # a lost completion, older on the index
+
+    budget = iter([60_000])  # time for one call, then none
+    summary = reconciler.run(T0 + timedelta(minutes=40), time_left_ms=lambda: next(budget, 0))
+
+    assert summary["out_of_time"] is True and summary["reconciled"] == 1
+    assert [a["job_name"] for a in reconciler.alerts()] == [nearly]
