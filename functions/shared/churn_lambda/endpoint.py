@@ -12,9 +12,10 @@ Each function maps the two errors onto its own domain's (a Lambda retry, a 503, 
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -112,6 +113,53 @@ def invoke_json(
             ) from None
         raise
     return response["Body"].read()
+
+
+class JsonEndpoint:
+    """One endpoint, called with a JSON record: each function subclasses it with its own
+    backoff and its own domain errors for the two outcomes (the classes' ``str(exc)``)."""
+
+    default_backoff: ClassVar[Backoff] = Backoff()
+    # Set by a subclass to map the two errors onto its domain's; None: raised as they are.
+    unavailable_error: ClassVar[type[Exception] | None] = None
+    rejected_error: ClassVar[type[Exception] | None] = None
+
+    def __init__(
+        self,
+        runtime: Any,
+        endpoint_name: str,
+        backoff: Backoff | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self._runtime = runtime
+        self._endpoint_name = endpoint_name
+        self._backoff = backoff or self.default_backoff
+        self._sleep = sleep
+
+    def invoke(self, payload: Mapping[str, Any]) -> bytes:
+        """The raw response body for ``payload``, or the domain errors (:meth:`unavailable`, :meth:`rejected`)."""
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        try:
+            return invoke_json(
+                self._runtime, self._endpoint_name, body, backoff=self._backoff, sleep=self._sleep
+            )
+        except EndpointUnavailable as exc:
+            mapped = self.unavailable(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+        except EndpointRejected as exc:
+            mapped = self.rejected(exc)
+            if mapped is exc:
+                raise
+            # The container's message can quote the record: not chained into the traceback.
+            raise mapped from None
+
+    def unavailable(self, exc: EndpointUnavailable) -> Exception:
+        return self.unavailable_error(str(exc)) if self.unavailable_error else exc
+
+    def rejected(self, exc: EndpointRejected) -> Exception:
+        return self.rejected_error(str(exc)) if self.rejected_error else exc
 
 
 def _log_retry(exc: Exception, attempt: int) -> None:
