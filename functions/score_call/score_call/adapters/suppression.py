@@ -4,7 +4,8 @@ The marker is claimed (``state=PENDING``, with a lease) before publishing and ma
 ``DELIVERED`` with the SNS message id after; a failed publish deletes the claim. So the
 window holds only for alerts that went out, and the delivered marker doubles as the journal
 that tells a later delivery "this call's alert was already sent". Conditional writes keep it
-atomic: two high-risk calls of one customer scored at once still alert once.
+atomic: two high-risk calls of one customer scored at once still alert once. The writes are
+churn_lambda.quiet_window's (the live path's too); what a marker means for a call is here.
 """
 
 from __future__ import annotations
@@ -13,16 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-from churn_contracts.calls import timestamp
+from churn_lambda import quiet_window as marker
+from churn_lambda.quiet_window import DELIVERED, PENDING
 
 from ..models import WindowClaim
-from .calls import conditional_failed
 
-PENDING = "PENDING"
-DELIVERED = "DELIVERED"
-# The marker outlives a zero-length window by a day, so it can still serve as the journal.
-_MIN_KEEP = timedelta(days=1)
+__all__ = ["DELIVERED", "PENDING", "AlertWindow"]
 
 
 @dataclass(frozen=True)
@@ -30,46 +27,15 @@ class AlertWindow:
     table: Any  # a boto3 DynamoDB Table resource
     window: timedelta
 
-    def _get(self, customer_id: str) -> dict[str, Any]:
-        return self.table.get_item(Key={"customer_id": customer_id}, ConsistentRead=True).get("Item") or {}
-
     def claim(self, customer_id: str, job_name: str, now: datetime, lease_until: datetime) -> WindowClaim:
         """Claim the window for this call's alert, unless another call's delivered alert holds it."""
-        current = self._get(customer_id)
-        seen = self._judge(current, job_name, now)
+        seen = self._judge(marker.read_marker(self.table, customer_id), job_name, now)
         if seen is not None:
             return seen
-        epoch = int(now.timestamp())
-        keep = max(self.window, _MIN_KEEP)
-        try:
-            self.table.put_item(
-                Item={
-                    "customer_id": customer_id,
-                    "last_alert_job_name": job_name,
-                    "state": PENDING,
-                    "lease_epoch": int(lease_until.timestamp()),
-                    "claimed_at": timestamp(now),
-                    "expires_at": int((now + keep).timestamp()),
-                },
-                ConditionExpression=(
-                    "attribute_not_exists(customer_id) "
-                    "OR (last_alert_job_name = :job AND #state = :pending) "
-                    "OR (#state = :pending AND lease_epoch < :now) "
-                    "OR ((attribute_not_exists(#state) OR #state = :delivered) AND last_alerted_epoch <= :cutoff)"
-                ),
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":job": job_name,
-                    ":pending": PENDING,
-                    ":delivered": DELIVERED,
-                    ":now": epoch,
-                    ":cutoff": int((now - self.window).timestamp()),
-                },
+        if not marker.try_claim(self.table, customer_id, job_name, self.window, now, lease_until):
+            return self._judge(marker.read_marker(self.table, customer_id), job_name, now) or WindowClaim(
+                False, busy=True
             )
-        except ClientError as exc:
-            if not conditional_failed(exc):
-                raise
-            return self._judge(self._get(customer_id), job_name, now) or WindowClaim(False, busy=True)
         return WindowClaim(True)
 
     def _judge(self, marker: dict[str, Any], job_name: str, now: datetime) -> WindowClaim | None:
@@ -93,27 +59,7 @@ class AlertWindow:
 
     def release(self, customer_id: str, job_name: str) -> None:
         """Give the window back after a failed publish (only our own pending claim)."""
-        try:
-            self.table.delete_item(
-                Key={"customer_id": customer_id},
-                ConditionExpression="last_alert_job_name = :job AND #state = :pending",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={":job": job_name, ":pending": PENDING},
-            )
-        except ClientError as exc:
-            if not conditional_failed(exc):
-                raise
+        marker.release(self.table, customer_id, job_name)
 
     def mark_delivered(self, customer_id: str, job_name: str, message_id: str, now: datetime) -> None:
-        keep = max(self.window, _MIN_KEEP)
-        self.table.put_item(
-            Item={
-                "customer_id": customer_id,
-                "last_alert_job_name": job_name,
-                "state": DELIVERED,
-                "message_id": message_id,
-                "last_alerted_at": timestamp(now),
-                "last_alerted_epoch": int(now.timestamp()),
-                "expires_at": int((now + keep).timestamp()),
-            }
-        )
+        marker.mark_delivered(self.table, customer_id, job_name, message_id, self.window, now)
