@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
-
-import boto3
 from botocore.config import Config
+from churn_lambda.clients import Clients
 
 # InvokeEndpoint retries are ours (churn_lambda.endpoint); a live call cannot wait long, so the
 # read timeout is short and the whole retry budget stays well inside the function's timeout.
-_ENDPOINT = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=5, connect_timeout=2)
-_STANDARD = Config(retries={"max_attempts": 3, "mode": "standard"})
-
-
-@cache
-def client(service: str) -> Any:
-    return boto3.client(service, config=_ENDPOINT if service == "sagemaker-runtime" else _STANDARD)
-
-
-@cache
-def table(name: str) -> Any:
-    return boto3.resource("dynamodb", config=_STANDARD).Table(name)
-
-
-def reset() -> None:
-    client.cache_clear()
-    table.cache_clear()
+_CLIENTS = Clients(
+    endpoint=Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=5, connect_timeout=2),
+    standard=Config(retries={"max_attempts": 3, "mode": "standard"}),
+)
+client = _CLIENTS.client
+table = _CLIENTS.table
+reset = _CLIENTS.reset
