@@ -6,16 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from churn_contracts.risk import (
-    DEFAULT_HIGH_RISK_THRESHOLD,
-    DEFAULT_MEDIUM_RISK_THRESHOLD,
-    HIGH_ENV,
-    MEDIUM_ENV,
-    RiskThresholds,
-    ThresholdError,
-    validate_thresholds,
-)
-from churn_lambda.env import ConfigError, number, required
+from churn_contracts.risk import DEFAULT_HIGH_RISK_THRESHOLD, DEFAULT_MEDIUM_RISK_THRESHOLD, RiskThresholds
+from churn_lambda.env import ConfigError, check_thresholds, number, required, text, threshold_numbers
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
@@ -39,12 +31,7 @@ class Settings:
     customer_id_attribute: str = "customer_id"
 
     def __post_init__(self) -> None:
-        try:
-            validate_thresholds(
-                self.medium_risk_threshold, self.high_risk_threshold, names=(MEDIUM_ENV, HIGH_ENV)
-            )
-        except ThresholdError as exc:
-            raise ConfigError(str(exc)) from exc
+        check_thresholds(self.medium_risk_threshold, self.high_risk_threshold)
         if self.rescore_interval_seconds < 0:
             raise ConfigError("RESCORE_INTERVAL_SECONDS must not be negative")
         if self.contact_ttl_hours <= 0:
@@ -59,16 +46,17 @@ class Settings:
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
+    medium, high = threshold_numbers(env)
     return Settings(
         contacts_table=required(env, "CONTACTS_TABLE"),
         profiles_table=required(env, "PROFILES_TABLE"),
         customer_alerts_table=required(env, "CUSTOMER_ALERTS_TABLE"),
         endpoint_name=required(env, "ENDPOINT_NAME"),
         event_bus_name=required(env, "EVENT_BUS_NAME"),
-        medium_risk_threshold=number(env, MEDIUM_ENV, DEFAULT_MEDIUM_RISK_THRESHOLD),
-        high_risk_threshold=number(env, HIGH_ENV, DEFAULT_HIGH_RISK_THRESHOLD),
+        medium_risk_threshold=medium,
+        high_risk_threshold=high,
         rescore_interval_seconds=number(env, "RESCORE_INTERVAL_SECONDS", 10.0),
         contact_ttl_hours=number(env, "CONTACT_TTL_HOURS", 12.0),
         alert_suppression_days=number(env, "ALERT_SUPPRESSION_DAYS", 7.0),
-        customer_id_attribute=env.get("CUSTOMER_ID_ATTRIBUTE", "").strip() or "customer_id",
+        customer_id_attribute=text(env, "CUSTOMER_ID_ATTRIBUTE", "customer_id"),
     )

@@ -6,16 +6,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from churn_contracts.risk import (
-    DEFAULT_HIGH_RISK_THRESHOLD,
-    DEFAULT_MEDIUM_RISK_THRESHOLD,
-    HIGH_ENV,
-    MEDIUM_ENV,
-    ThresholdError,
-    validate_thresholds,
-)
+from churn_contracts.risk import DEFAULT_HIGH_RISK_THRESHOLD, DEFAULT_MEDIUM_RISK_THRESHOLD
 from churn_contracts.transcribe import DEFAULT_CUSTOMER_CHANNEL, DEFAULT_CUSTOMER_SPEAKER
-from churn_lambda.env import ConfigError, number, parse_bool, required
+from churn_lambda.env import (
+    ConfigError,
+    check_thresholds,
+    number,
+    parse_bool,
+    required,
+    text,
+    threshold_numbers,
+)
 
 __all__ = ["ConfigError", "Settings", "load_settings", "parse_bool"]
 
@@ -57,12 +58,7 @@ class Settings:
     alert_event_bus: str = ""
 
     def __post_init__(self) -> None:
-        try:
-            validate_thresholds(
-                self.medium_risk_threshold, self.high_risk_threshold, names=(MEDIUM_ENV, HIGH_ENV)
-            )
-        except ThresholdError as exc:
-            raise ConfigError(str(exc)) from exc
+        check_thresholds(self.medium_risk_threshold, self.high_risk_threshold)
         if self.lease_seconds <= 0 or self.reconcile_after_seconds < 0 or self.stuck_after_seconds < 0:
             raise ConfigError("LEASE_SECONDS must be positive, RECONCILE/STUCK_AFTER_SECONDS not negative")
         if self.alert_suppression_days < 0:
@@ -76,6 +72,7 @@ class Settings:
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
+    medium, high = threshold_numbers(env)
     return Settings(
         calls_table=required(env, "CALLS_TABLE"),
         profiles_table=required(env, "PROFILES_TABLE"),
@@ -84,11 +81,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         endpoint_name=required(env, "ENDPOINT_NAME"),
         job_name_prefix=required(env, "JOB_NAME_PREFIX"),
         recordings_bucket=required(env, "RECORDINGS_BUCKET"),
-        medium_risk_threshold=number(env, MEDIUM_ENV, DEFAULT_MEDIUM_RISK_THRESHOLD),
-        high_risk_threshold=number(env, HIGH_ENV, DEFAULT_HIGH_RISK_THRESHOLD),
+        medium_risk_threshold=medium,
+        high_risk_threshold=high,
         alert_suppression_days=number(env, "ALERT_SUPPRESSION_DAYS", 7.0),
-        customer_channel=env.get("CUSTOMER_CHANNEL", "").strip() or DEFAULT_CUSTOMER_CHANNEL,
-        customer_speaker=env.get("CUSTOMER_SPEAKER", "").strip() or DEFAULT_CUSTOMER_SPEAKER,
+        customer_channel=text(env, "CUSTOMER_CHANNEL", DEFAULT_CUSTOMER_CHANNEL),
+        customer_speaker=text(env, "CUSTOMER_SPEAKER", DEFAULT_CUSTOMER_SPEAKER),
         pii_redaction=parse_bool(env.get("PII_REDACTION"), True),
         alert_excerpts=parse_bool(env.get("ALERT_EXCERPTS"), True),
         excerpt_max_chars=number(env, "EXCERPT_MAX_CHARS", 280, int),
@@ -102,7 +99,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         alert_contact_details=parse_bool(env.get("ALERT_CONTACT_DETAILS"), False),
         alert_follow_ups=parse_bool(env.get("ALERT_FOLLOW_UPS"), True),
         transcript_link_seconds=int(number(env, "TRANSCRIPT_LINK_HOURS", 12.0) * 3600),
-        outcome_link_key_id=env.get("OUTCOME_LINK_KEY_ID", "").strip(),
-        outcome_link_base_url=env.get("OUTCOME_LINK_BASE_URL", "").strip(),
-        alert_event_bus=env.get("ALERT_EVENT_BUS", "").strip(),
+        outcome_link_key_id=text(env, "OUTCOME_LINK_KEY_ID"),
+        outcome_link_base_url=text(env, "OUTCOME_LINK_BASE_URL"),
+        alert_event_bus=text(env, "ALERT_EVENT_BUS"),
     )
