@@ -1,7 +1,8 @@
 """Smoke deploy: one real call through a fresh stack in your account, each hop timed, then tear down.
 
-    make deploy-smoke STACK=churn-smoke ARGS="--model-data-url s3://my-churn-artifacts/churn/model.tar.gz \\
-        --recording call.wav"
+    python -m churn_ops.publish_model model.tar.gz --bucket my-churn-artifacts  # prints the URL
+    make deploy-smoke STACK=churn-smoke ARGS="--model-data-url \\
+        s3://my-churn-artifacts/models/sha256-<digest>/model.tar.gz --recording call.wav"
     python -m churn_ops.smoke_deploy --stack churn-smoke --model-data-url s3://... --recording call.wav [--dry-run]
 
 Not run in CI (it needs an AWS account and costs a few cents plus Transcribe's per-minute price).
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from churn_contracts.calls import parse_timestamp
+
+from .stack import model_url_problem
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAM = REPO_ROOT / ".venv-sam" / "bin" / "sam"
@@ -121,6 +124,10 @@ def plan(args: argparse.Namespace) -> SmokePlan:
         raise SmokeError(f"--stack {args.stack!r}: letters, digits and hyphens, starting with a letter")
     if not MODEL_URL.match(args.model_data_url):
         raise SmokeError(f"--model-data-url {args.model_data_url!r}: expected s3://<bucket>/<key>.tar.gz")
+    # The deploy check's rule: the smoke stack deploys a model the way a real one is deployed.
+    problem = model_url_problem(args.model_data_url)
+    if problem:
+        raise SmokeError(f"--model-data-url: {problem}")
     recording = Path(args.recording)
     if recording.suffix.lower().lstrip(".") not in MEDIA:
         raise SmokeError(f"--recording {recording}: the extension must be one of {', '.join(MEDIA)}")
@@ -305,7 +312,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m churn_ops.smoke_deploy", description=__doc__.split("\n\n")[0])
     p.add_argument("--stack", required=True, help="a stack name of its own (it is deleted at the end)")
     p.add_argument(
-        "--model-data-url", required=True, help="s3://bucket/key/model.tar.gz (with the ONNX int8 export)"
+        "--model-data-url",
+        required=True,
+        help="s3://bucket/models/sha256-<digest>/model.tar.gz from churn_ops.publish_model (with the ONNX int8 export)",
     )
     p.add_argument("--recording", required=True, help=f"a call recording ({', '.join(MEDIA)})")
     p.add_argument("--region", default=None)

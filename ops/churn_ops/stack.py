@@ -1,6 +1,7 @@
 """Reading the deployed stack (its outputs and resources, boto3 only), and checking its parameters.
 
 python -m churn_ops.stack check --config-env prod          # before `sam deploy --config-env prod`
+python -m churn_ops.stack check --config-env prod --verify # and hash the model's object (S3 read)
 """
 
 from __future__ import annotations
@@ -104,19 +105,86 @@ def parse_overrides(text: str | Sequence[str]) -> dict[str, str]:
     return overrides
 
 
-def check(args: argparse.Namespace) -> int:
-    from .template_rules import TemplateError, check_parameters, load_template
+# A ModelDataUrl must name bytes that cannot change under the stack (issue 21): a key carrying the
+# archive's SHA-256 as the registry writes it (the pattern register() itself requires); in the
+# stack's bucket, models/ also refuses any overwrite. A CloudFormation rule cannot match a pattern, and an AllowedPattern would refuse the
+# empty value and samconfig's placeholder with a less useful message, so the deploy check holds it.
+PUBLISH_HINT = (
+    "publish the archive first: `python -m churn_ops.publish_model model.tar.gz --stack-name <stack>` "
+    "(or --bucket <bucket>) prints the ModelDataUrl to deploy; `python -m churn_ops.promote` does the "
+    "same when it registers a better candidate"
+)
 
+
+def model_url_problem(url: str) -> str | None:
+    """Why this ModelDataUrl is refused, or None (empty: the stack scores on EndpointName)."""
+    from .registry import is_immutable_model_url
+
+    if url == "" or is_immutable_model_url(url):
+        return None
+    return (
+        f"ModelDataUrl {url!r} is not content-addressed (s3://<bucket>/models/sha256-<sha256 of the "
+        f"archive>/model.tar.gz, written once), so the bytes it names could change under the "
+        f"endpoint: {PUBLISH_HINT}"
+    )
+
+
+def verify_model_digest(s3: Any, url: str) -> str | None:
+    """Why the object's bytes do not match the digest its key names, or None. Reads the object."""
+    import hashlib
+
+    bucket, key = url[len("s3://") :].split("/", 1)
+    named = key.rsplit("/", 2)[-2].removeprefix("sha256-")
+    digest = hashlib.sha256()
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    except ClientError as exc:
+        return f"ModelDataUrl {url}: cannot read it ({aws_error_line(exc)})"
+    for block in iter(lambda: body.read(1 << 20), b""):
+        digest.update(block)
+    if digest.hexdigest() != named:
+        return f"ModelDataUrl {url}: its bytes hash to sha256 {digest.hexdigest()}, not the key's; {PUBLISH_HINT}"
+    return None
+
+
+def check(args: argparse.Namespace) -> int:
+    from .template_rules import ParameterError, TemplateError, check_parameters, load_template
+
+    problems: list[str] = []
     try:
         overrides = samconfig_overrides(Path(args.config_file), args.config_env) if args.config_file else {}
         overrides.update(parse_overrides(args.parameter_overrides or []))
-        values = check_parameters(load_template(args.template), overrides)
+        template = load_template(args.template)
+        try:
+            values = check_parameters(template, overrides)
+        except ParameterError as exc:
+            problems.append(str(exc))
+            values = {}
     except (TemplateError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    model_data_url = values.get("ModelDataUrl", overrides.get("ModelDataUrl", ""))
+    url_problem = model_url_problem(model_data_url)
+    if url_problem:
+        problems.append(url_problem)
+    elif args.verify and model_data_url and not problems:
+        try:
+            import boto3
+
+            s3 = boto3.session.Session(region_name=args.region).client("s3")
+            url_problem = verify_model_digest(s3, model_data_url)
+        except AWS_SETUP_ERRORS as exc:
+            url_problem = f"--verify: {aws_error_line(exc)}"
+        if url_problem:
+            problems.append(url_problem)
+    if problems:
+        print("error: " + "\n".join(problems), file=sys.stderr)
+        return 1
     shown = ("ModelDataUrl", "EndpointName", "MediumRiskThreshold", "HighRiskThreshold")
+    verified = " (model digest verified)" if args.verify and model_data_url else ""
     print(
-        f"parameters OK ({args.config_env}): " + ", ".join(f"{k}={values[k]!r}" for k in shown if k in values)
+        f"parameters OK ({args.config_env}){verified}: "
+        + ", ".join(f"{k}={values[k]!r}" for k in shown if k in values)
     )
     return 0
 
@@ -140,6 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help="as for sam deploy; they win over samconfig",
     )
+    command.add_argument(
+        "--verify",
+        action="store_true",
+        help="also read ModelDataUrl's object and check its bytes hash to the digest in its key (AWS access)",
+    )
+    command.add_argument("--region", help="for --verify")
     args = parser.parse_args(argv)
     return check(args)
 

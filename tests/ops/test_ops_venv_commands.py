@@ -76,6 +76,16 @@ def test_data_is_generated_and_checked_in_the_ops_venv(tmp_path):
 def test_parameters_are_checked_in_the_ops_venv(tmp_path):
     result = run("churn_ops.stack", "check", "--config-env", "prod", tmp_path=tmp_path)
     assert result.returncode == 1 and "ModelDataUrlIsNotThePlaceholder" in result.stderr
+    # The immutable model URL rule runs here too, and names the command that fixes it.
+    assert "churn_ops.publish_model model.tar.gz" in result.stderr
+
+
+def test_publish_model_runs_in_the_ops_venv_and_no_credentials_is_one_line(tmp_path):
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(b"\x1f\x8b not a real model")
+    result = run("churn_ops.publish_model", str(archive), "--bucket", "models-a", tmp_path=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0
+    assert "no AWS credentials found" in result.stderr
 
 
 def test_no_credentials_is_one_line(tmp_path):

@@ -11,7 +11,7 @@ from churn_ops import smoke_deploy
 from churn_ops.template_rules import check_parameters, load_template
 
 ROOT = Path(__file__).resolve().parents[3]
-MODEL = "s3://my-churn-artifacts/churn/model.tar.gz"
+MODEL = "s3://my-churn-artifacts/models/sha256-" + "ab" * 32 + "/model.tar.gz"
 
 
 @pytest.fixture
@@ -44,6 +44,8 @@ def test_the_plan_deploys_serverless_with_every_call_alerted_and_passes_the_temp
     [
         (["--stack", "1bad_name"], "letters, digits and hyphens"),
         (["--model-data-url", "s3://bucket/model.zip"], "expected s3://<bucket>/<key>.tar.gz"),
+        # A training job's output as it is: mutable; the deploy check's rule and its remedy.
+        (["--model-data-url", "s3://bucket/out/model.tar.gz"], "churn_ops.publish_model model.tar.gz"),
         (["--parameter", "EndpointMode=gpu"], "the smoke test sets it itself"),
         (["--parameter", "nonsense"], "NAME=VALUE"),
     ],
