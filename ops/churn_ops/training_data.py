@@ -51,6 +51,7 @@ KNOWN_FLAGS = frozenset(
         "encoding",
         "delimiter",
         "na-values",
+        "churn-period",
     }
 )
 # churn_model.pipeline.CLASSIFIERS; tests/unit/ops/test_training_flags.py keeps the two copies equal.
