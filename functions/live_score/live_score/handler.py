@@ -9,7 +9,6 @@ and sends what keeps failing to the on-failure destination. A malformed record f
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -17,6 +16,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from churn_lambda.logs import pin_library_loggers
+from churn_lambda.wiring import Wiring
 
 from .adapters import clients
 from .adapters.bus import RiskEvents
@@ -34,14 +34,7 @@ from .service import Collaborators, handle_event
 pin_library_loggers()
 
 
-@cache
-def settings() -> Settings:
-    return load_settings()
-
-
-@cache
-def collaborators() -> Collaborators:
-    config = settings()
+def _build(config: Settings) -> Collaborators:
     return Collaborators(
         contacts=ContactsRepository(
             clients.table(config.contacts_table), timedelta(hours=config.contact_ttl_hours)
@@ -56,11 +49,10 @@ def collaborators() -> Collaborators:
     )
 
 
-def reset() -> None:
-    """Drop cached settings and clients (tests change the environment between cases)."""
-    settings.cache_clear()
-    collaborators.cache_clear()
-    clients.reset()
+_WIRING = Wiring(load_settings, _build, clients.reset)
+settings = _WIRING.settings
+collaborators = _WIRING.collaborators
+reset = _WIRING.reset
 
 
 def _now() -> datetime:

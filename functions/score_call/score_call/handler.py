@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from churn_lambda.logs import pin_library_loggers
+from churn_lambda.wiring import Wiring
 
 from .adapters import clients
 from .adapters.alerts import AlertEvents, AlertPublisher, KmsOutcomeLinks, S3TranscriptLinks
@@ -29,14 +29,7 @@ from .service import Collaborators, handle_job_state_change
 pin_library_loggers()
 
 
-@cache
-def settings() -> Settings:
-    return load_settings()
-
-
-@cache
-def collaborators() -> Collaborators:
-    config = settings()
+def _build(config: Settings) -> Collaborators:
     return Collaborators(
         jobs=TranscriptionJobs(clients.client("transcribe")),
         transcripts=TranscriptStore(clients.client("s3")),
@@ -60,11 +53,10 @@ def collaborators() -> Collaborators:
     )
 
 
-def reset() -> None:
-    """Drop cached settings and clients (tests change the environment between cases)."""
-    settings.cache_clear()
-    collaborators.cache_clear()
-    clients.reset()
+_WIRING = Wiring(load_settings, _build, clients.reset)
+settings = _WIRING.settings
+collaborators = _WIRING.collaborators
+reset = _WIRING.reset
 
 
 def _now() -> datetime:
