@@ -286,16 +286,10 @@ def registry_from_args(args: argparse.Namespace) -> Any:
     import boto3
 
     from churn_ops.registry import ModelRegistry
+    from churn_ops.stack import models_bucket
 
     session = boto3.session.Session(region_name=args.region)
-    bucket = args.bucket
-    if bucket is None and args.stack_name:
-        from churn_ops.stack import stack_outputs
-
-        outputs = stack_outputs(
-            session.client("cloudformation", endpoint_url=args.endpoint_url), args.stack_name
-        )
-        bucket = outputs.get("RecordingsBucketName")
+    bucket = models_bucket(session, args.bucket, args.stack_name, args.endpoint_url)
     if not bucket:
         raise PromoteError("cannot tell the models' bucket: pass --bucket or --stack-name")
     return ModelRegistry(

@@ -52,17 +52,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     import boto3
 
-    from .stack import AWS_SETUP_ERRORS, StackError, aws_error_line, stack_outputs
+    from .stack import AWS_SETUP_ERRORS, StackError, aws_error_line, models_bucket
 
     args = parser().parse_args(argv)
     try:
         session = boto3.session.Session(region_name=args.region)
-        bucket = args.bucket
-        if bucket is None and args.stack_name:
-            outputs = stack_outputs(
-                session.client("cloudformation", endpoint_url=args.endpoint_url), args.stack_name
-            )
-            bucket = outputs.get("RecordingsBucketName")
+        bucket = models_bucket(session, args.bucket, args.stack_name, args.endpoint_url)
         if not bucket:
             raise PublishError("cannot tell the models' bucket: pass --bucket or --stack-name")
         url = publish(session.client("s3", endpoint_url=args.endpoint_url), bucket, args.archive)

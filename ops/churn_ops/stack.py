@@ -72,6 +72,16 @@ def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in describe(cloudformation, stack_name).get("Outputs", [])}
 
 
+def models_bucket(
+    session: Any, bucket: str | None, stack_name: str | None, endpoint_url: str | None = None
+) -> str | None:
+    """The bucket models are published to: ``bucket`` as given, else the stack's recordings bucket."""
+    if bucket is None and stack_name:
+        cloudformation = session.client("cloudformation", endpoint_url=endpoint_url)
+        bucket = stack_outputs(cloudformation, stack_name).get("RecordingsBucketName")
+    return bucket or None
+
+
 def stack_resources(cloudformation: Any, stack_name: str) -> list[dict[str, Any]]:
     """Every resource of the stack (LogicalResourceId, PhysicalResourceId, ResourceType, ...)."""
     resources: list[dict[str, Any]] = []
