@@ -7,7 +7,9 @@ def test_monthly_value_sums_the_profiles_charges_and_skips_what_is_not_a_number(
     record = {"Day Charge": 40.1, "Eve Charge": 15, "Night Charge": "7", "Intl Charge": True, "Day Mins": 200}
     assert set(MONTHLY_CHARGES) == {"Day Charge", "Eve Charge", "Night Charge", "Intl Charge"}
     assert monthly_value(record) == 55.1  # minutes are not money; a string or a bool is not a charge
-    assert monthly_value({"Day Mins": 200}) is None and monthly_value({}) is None and monthly_value(None) is None
+    assert (
+        monthly_value({"Day Mins": 200}) is None and monthly_value({}) is None and monthly_value(None) is None
+    )
 
 
 def test_value_at_risk_is_a_year_of_the_monthly_value_times_the_probability():
