@@ -38,7 +38,7 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -179,12 +179,7 @@ class Gateway:
         headers = {"content-type": "application/json", "x-api-key": self.api_key}
         signed = AWSRequest(method="POST", url=url, data=data, headers=headers)
         SigV4Auth(Credentials("testing", "testing"), "execute-api", self.region).add_auth(signed)
-        for wait_s in (0.5, 1, 2, 4, 8):
-            answer = requests.post(url, data=data, headers=dict(signed.headers), timeout=30)
-            if answer.status_code != 429:
-                break
-            # Over the usage plan's rate (ApiThrottleRate per key): back off, as a CRM client must.
-            time.sleep(wait_s)
+        answer = _backing_off(lambda: requests.post(url, data=data, headers=dict(signed.headers), timeout=30))
         if answer.status_code not in (200, 201):
             raise RuntimeError(f"POST {url}: {answer.status_code} {answer.text[:200]}")
         return answer.status_code
@@ -195,7 +190,20 @@ class Gateway:
         import requests
 
         token = urlsplit(link).path.rsplit("/outcome-links/", 1)[1]
-        return requests.post(f"{self.url}/v1/outcome-links/{token}", timeout=30).status_code
+        return _backing_off(
+            lambda: requests.post(f"{self.url}/v1/outcome-links/{token}", timeout=30)
+        ).status_code
+
+
+def _backing_off(send: Callable[[], Any]) -> Any:
+    """Over the stage's or the usage plan's rate the gateway answers 429 before the function runs
+    (nothing is recorded): back off and send again, as a client must (and a person clicking would)."""
+    for wait_s in (0.5, 1, 2, 4, 8):
+        answer = send()
+        if answer.status_code != 429:
+            return answer
+        time.sleep(wait_s)
+    return send()
 
 
 def alert_links(team: RetentionTeam) -> dict[str, dict[str, str]]:

@@ -4,6 +4,8 @@ there, the captures expire like transcripts, and a serverless endpoint refuses i
 
 from __future__ import annotations
 
+import re
+
 from churn_ops.template_rules import ParameterError, check_parameters, load_template
 
 from tests.unit.test_template_iam import load_template as load_resolved
@@ -23,7 +25,10 @@ def _capture() -> dict:
 
 def test_capture_is_off_by_default_and_only_for_real_time_endpoints():
     parameter = T["Parameters"]["EndpointDataCapturePercent"]
-    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (0, 0, 100)
+    assert (parameter["Type"], parameter["Default"]) == ("String", "0")
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert all(pattern.fullmatch(str(n)) for n in range(101))
+    assert not any(pattern.fullmatch(v) for v in ("101", "-1", "05", "2.5", ""))
     condition = T["Conditions"]["CaptureEndpointData"]["Fn::And"]
     assert {"Condition": "RealTimeEndpoint"} in condition
     assert {"Fn::Not": [{"Fn::Equals": [{"Ref": "EndpointDataCapturePercent"}, "0"]}]} in condition
