@@ -33,6 +33,9 @@ from churn_ops.template_rules import TemplateError, check_parameters, load_templ
 from churn_local.kms_keys import honour_key_spec
 
 log = logging.getLogger(__name__)
+# moto warns once per resource type it has no model for (NOT_CREATED lists them, with why), from
+# the server's thread, outside any catch_warnings of a deploy: filtered once, for that message only.
+warnings.filterwarnings("ignore", message=r"Tried to parse AWS::\S+ but it's not supported by moto")
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"
@@ -446,9 +449,6 @@ def deploy(
         s3.put_object(Bucket=code_bucket, Key=f"{logical_id}.zip", Body=placeholder)
     cloudformation = client("cloudformation")
     honour_key_spec()  # HMAC keys as declared (moto's CloudFormation makes every key symmetric)
-    # moto warns once per resource type it has no model for (NOT_CREATED lists them, with why). It
-    # warns from the server's thread, outside any catch_warnings here: a filter for that message only.
-    warnings.filterwarnings("ignore", message=r"Tried to parse AWS::\S+ but it's not supported by moto")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logging.getLogger("moto").setLevel(logging.ERROR)
