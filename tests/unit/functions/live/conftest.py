@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from churn_lambda.retry import Backoff
 from live_score.adapters.bus import RiskEvents
+from live_score.adapters.connections import BY_CONNECTION, Connections
 from live_score.adapters.contacts import ContactsRepository
 from live_score.adapters.endpoint import EndpointScorer
 from live_score.adapters.profiles import ProfileStore
@@ -216,3 +217,28 @@ def kinesis_record(payload: Any, sequence: int, *, raw: bytes | None = None) -> 
         "awsRegion": "us-east-1",
         "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/live",
     }
+
+
+def connections_table(dynamodb: Any) -> Connections:
+    """The agents' connections table as the template declares it: contact and connection, and the
+    connection's own index (a disconnect knows only its connection id)."""
+    table = dynamodb.create_table(
+        TableName="connections",
+        KeySchema=[
+            {"AttributeName": "contact_id", "KeyType": "HASH"},
+            {"AttributeName": "connection_id", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "contact_id", "AttributeType": "S"},
+            {"AttributeName": "connection_id", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": BY_CONNECTION,
+                "KeySchema": [{"AttributeName": "connection_id", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return Connections(table)

@@ -8,37 +8,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from live_score.adapters.connections import BY_CONNECTION, Connections, Pusher
+from live_score.adapters.connections import Connections, Pusher
 from live_score.adapters.contacts import SUMMARY_FIELDS, ContactsRepository
 from live_score.agents import agent_message, current_detail, push_current, push_update, subscribe
 
-from .conftest import CONTACTS, Live
+from .conftest import CONTACTS, Live, connections_table
 from .test_agent_view import Management, connect_event
 from .test_live_sequences import C, call_turning_high, run
 
 
 @pytest.fixture
 def store(live: Live) -> Connections:
-    table = live.dynamodb.create_table(
-        TableName="connections",
-        KeySchema=[
-            {"AttributeName": "contact_id", "KeyType": "HASH"},
-            {"AttributeName": "connection_id", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "contact_id", "AttributeType": "S"},
-            {"AttributeName": "connection_id", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": BY_CONNECTION,
-                "KeySchema": [{"AttributeName": "connection_id", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return Connections(table)
+    return connections_table(live.dynamodb)
 
 
 def _contacts(live: Live) -> ContactsRepository:

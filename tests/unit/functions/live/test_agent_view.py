@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from live_score.adapters.connections import BY_CONNECTION, Connections, Pusher
+from live_score.adapters.connections import Connections, Pusher
 from live_score.agents import agent_message, push_update, subscribe
 from moto import mock_aws
+
+from .conftest import connections_table
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 
@@ -18,26 +20,7 @@ NOW = datetime(2026, 12, 7, tzinfo=UTC)
 @pytest.fixture
 def store(aws_env: None, sdk: dict[str, Any]) -> Any:
     with mock_aws():
-        table = sdk["dynamodb"].create_table(
-            TableName="connections",
-            KeySchema=[
-                {"AttributeName": "contact_id", "KeyType": "HASH"},
-                {"AttributeName": "connection_id", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "contact_id", "AttributeType": "S"},
-                {"AttributeName": "connection_id", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": BY_CONNECTION,
-                    "KeySchema": [{"AttributeName": "connection_id", "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "KEYS_ONLY"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield Connections(table)
+        yield connections_table(sdk["dynamodb"])
 
 
 class Management:
