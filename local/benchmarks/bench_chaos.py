@@ -16,7 +16,9 @@ on two fresh stacks: once without faults (the expected alerts), then with these 
 After Lambda's retries (1 s and 2 s here), the reconciler (every 15 s, leases of 60 s: the
 template's minutes compressed) and one paced redrive of the failure queues, it prints calls
 uploaded / scored / alerted / failed, alerts per alerted call (must be exactly 1), expected alerts
-missing (must be 0), messages left in queues (must be 0), wall time and calls/s.
+missing (must be 0), messages left in queues (must be 0), calls still open (must be 0), wall time,
+calls/s, and the most environments each function ran at once (``CHURN_LOCAL_CONCURRENCY``, 4 by
+default, as the local stack runs them).
 
 Without ``--model`` the endpoint is a stand-in that speaks the real contract
 (``churn_contracts.endpoint``) and scores by a hash of the text: the alerting machinery is what is
@@ -46,7 +48,7 @@ from urllib.parse import urlparse
 
 from churn_contracts.endpoint import FeatureSpec, RequestError, parse_request, prediction
 from churn_local.profiles import load_profiles
-from churn_local.runner import AsyncInvoker, DestinationSender, EventRunner, FunctionProcess
+from churn_local.runner import AsyncInvoker, DestinationSender, EventRunner, FunctionPool
 from churn_local.scenario import Pipeline, RetentionTeam, call_items, queue_depth, turns_of, upload
 from churn_local.stack import LocalStack, function_environment, function_identity
 from churn_model.data import generate_rows
@@ -136,18 +138,30 @@ def endpoint_server(rates: Rates, injected: Injected, rng: random.Random, model_
     return _serve(Handler)
 
 
+@dataclass
+class Sticky:
+    """Which requests fail, by body: shared by a function's proxies, so a request chosen to fail
+    fails on every SDK attempt, and one let through is let through again, whichever environment
+    sends it."""
+
+    remaining: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 def aws_proxy(
     aws_url: str,
     rates: Rates,
     injected: Injected,
     rng: random.Random,
     kill: Callable[[], bool] | None,
+    sticky_state: Sticky | None = None,
 ) -> Any:
-    """Forwards one function's AWS calls to local AWS, failing some: a chosen request fails on every
-    SDK attempt (it is recognised by its body), so the fault reaches the function's own code."""
+    """Forwards one function environment's AWS calls to local AWS, failing some: a chosen request
+    fails on every SDK attempt (it is recognised by its body), so the fault reaches the function's
+    own code. ``kill`` ends the environment that sent the request (one proxy per environment)."""
     target = urlparse(aws_url)
-    sticky: dict[str, int] = {}
-    lock = threading.Lock()
+    state = sticky_state or Sticky()
+    sticky, lock = state.remaining, state.lock
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -275,22 +289,32 @@ def start_functions(
         identity = function_identity(
             stack.spec, spec, stack.endpoints, work_dir, enforce=stack.enforce_iam, record=stack.call_log
         )
-        holder: dict[str, FunctionProcess] = {}
+        pool: list[FunctionPool] = []
+        sticky = Sticky()
 
-        def kill(holder: dict[str, FunctionProcess] = holder) -> bool:
-            process = holder["process"]._process  # the worker: ended as a timeout or OOM would end it
-            if process is not None and process.poll() is None:
-                os.kill(process.pid, signal.SIGKILL)
-            return True
+        def environment(
+            index: int,
+            spec: Any = spec,
+            identity: Any = identity,
+            pool: list[FunctionPool] = pool,
+            sticky: Sticky = sticky,
+        ) -> dict[str, str]:
+            # Each environment its own proxy, so a kill at publish ends the environment publishing.
+            def kill() -> bool:
+                worker = pool[0].environments[index]._process  # ended as a timeout or OOM would end it
+                if worker is not None and worker.poll() is None:
+                    os.kill(worker.pid, signal.SIGKILL)
+                return True
 
-        proxy, proxy_url = aws_proxy(
-            stack.endpoints.aws, rates, injected, rng, kill if logical_id == "ScoreCallFunction" else None
-        )
-        servers.append(proxy)
-        endpoints = replace(stack.endpoints, aws=proxy_url, sagemaker_runtime=endpoint_url)
-        process = FunctionProcess(spec, function_environment(spec, endpoints, identity), log_sink)
+            killing = kill if spec.logical_id == "ScoreCallFunction" else None
+            proxy, proxy_url = aws_proxy(stack.endpoints.aws, rates, injected, rng, killing, sticky)
+            servers.append(proxy)
+            endpoints = replace(stack.endpoints, aws=proxy_url, sagemaker_runtime=endpoint_url)
+            return function_environment(spec, endpoints, identity)
+
+        process = FunctionPool(spec, environment, log_sink)
+        pool.append(process)
         stack._exit.callback(process.close)
-        holder["process"] = process
         invoker = AsyncInvoker(spec, process, destinations, (1.0, 2.0))
         if logical_id in {"ScoreCallFunction", "StartTranscriptionFunction"}:
             chaotic(invoker, rates, injected, rng)
@@ -328,6 +352,9 @@ class Run:
     wall_s: float
     injected: Counter[str]
     redriven: dict[str, int]
+    still_open: int = 0
+    # The most environments each function ran at once (Lambda's concurrency, locally).
+    environments: dict[str, int] = field(default_factory=dict)
 
 
 def run(args: argparse.Namespace, rows: list[dict[str, Any]], rates: Rates, label: str) -> Run:
@@ -390,10 +417,12 @@ def run(args: argparse.Namespace, rows: list[dict[str, Any]], rates: Rates, labe
                 url for urls in stack.wiring.delivery_queues.values() for url in urls
             ]
             left = sum(queue_depth(stack, url) for url in queues if url != team.queue_url)
+            still_open = sum(1 for k in keys if _open(items.get(k)))
+            environments = {name: getattr(i.process, "peak", 1) for name, i in sorted(stack.invokers.items())}
         finally:
             for server in servers:
                 server.shutdown()
-    return Run(len(rows), items, alerts, left, wall, injected.counts, redriven)
+    return Run(len(rows), items, alerts, left, wall, injected.counts, redriven, still_open, environments)
 
 
 def _settle(stack, pipeline, team, keys, timeout_s: float, label: str) -> dict[str, dict[str, Any]]:
@@ -440,10 +469,12 @@ def summary(run: Run, expected: set[str]) -> dict[str, Any]:
         "expected alerts missing": len(expected - alerted),
         "unexpected alerts": len(alerted - expected),
         "messages left in queues": run.left_in_queues,
+        "calls still open": run.still_open,
         "wall s": round(run.wall_s, 1),
         "calls/s": round(run.uploaded / run.wall_s, 2) if run.wall_s else None,
         "faults injected": dict(sorted(run.injected.items())),
         "redriven": run.redriven,
+        "environments (peak)": run.environments,
     }
 
 
@@ -474,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         set(figures["alerts per alerted call"]) <= {1}
         and figures["expected alerts missing"] == 0
         and figures["messages left in queues"] == 0
+        and figures["calls still open"] == 0
     )
     print("PASS" if ok else "FAIL: see the figures above", flush=True)
     return 0 if ok else 1

@@ -7,8 +7,10 @@ a delivery queue; :class:`EventRunner` polls it and hands each event to
 :class:`AsyncInvoker`, which runs the handler in a :class:`FunctionProcess`.
 
 Lambda's asynchronous queue does not hold the next event back while one waits for its retry:
-each route runs up to ``concurrency`` events at once, so retry waits overlap (the handler itself
-still runs one event at a time in its one local environment).
+each route runs up to ``concurrency`` events at once, so retry waits overlap. Lambda also scales
+a function out to more execution environments while events wait: :class:`FunctionPool` keeps up
+to ``CHURN_LOCAL_CONCURRENCY`` (4) warm environments per function, fewer where the function's
+reserved concurrency says so, and each environment still runs one event at a time.
 """
 
 from __future__ import annotations
@@ -210,6 +212,94 @@ class FunctionProcess:
                 self._log_thread.join(timeout=2)
 
 
+DEFAULT_CONCURRENCY = 4
+
+
+def pool_size(spec: FunctionSpec, limit: int | None = None) -> int:
+    """Environments for ``spec``: ``limit`` (or ``CHURN_LOCAL_CONCURRENCY``, default 4), no more than
+    the function's reserved concurrency, and at least one."""
+    if limit is None:
+        limit = int(os.environ.get("CHURN_LOCAL_CONCURRENCY", DEFAULT_CONCURRENCY))
+    if spec.reserved_concurrency is not None:
+        limit = min(limit, spec.reserved_concurrency)
+    return max(1, limit)
+
+
+class FunctionPool:
+    """A function's warm environments, as Lambda scales it out: up to ``size`` at once.
+
+    An invocation takes an idle environment, or starts one while fewer than ``size`` exist, or
+    waits for one to free up (Lambda's async queue holds the event while the function is at its
+    concurrency limit). Environments start on demand, so a function that never runs two events at
+    once keeps one process. ``environment`` is a mapping, or a factory of one per environment's
+    index (the chaos benchmark gives each environment its own fault proxy).
+    """
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        environment: Mapping[str, str] | Callable[[int], Mapping[str, str]],
+        log_sink: LogSink = print_log,
+        size: int | None = None,
+    ):
+        self.spec = spec
+        self.size = pool_size(spec, size)
+        self._environment = environment
+        self._log_sink = log_sink
+        self.environments: list[FunctionProcess] = []
+        self._idle: list[FunctionProcess] = []
+        self._free = threading.Condition()
+        self._closed = False
+
+    @property
+    def starts(self) -> int:
+        return sum(environment.starts for environment in self.environments)
+
+    @property
+    def peak(self) -> int:
+        """Environments started so far: the most the function has run at once."""
+        return len(self.environments)
+
+    def _acquire(self) -> FunctionProcess:
+        with self._free:
+            while True:
+                if self._closed:
+                    raise RuntimeError(f"{self.spec.logical_id}: the function's environments are closed")
+                if self._idle:
+                    # The most recently used one: warm, as Lambda prefers.
+                    return self._idle.pop()
+                if len(self.environments) < self.size:
+                    index = len(self.environments)
+                    environment = (
+                        self._environment(index) if callable(self._environment) else self._environment
+                    )
+                    process = FunctionProcess(self.spec, environment, self._log_sink)
+                    self.environments.append(process)
+                    return process
+                self._free.wait()
+
+    def _release(self, process: FunctionProcess) -> None:
+        with self._free:
+            self._idle.append(process)
+            self._free.notify()
+
+    def invoke(self, event: Any) -> Invocation:
+        """Run the handler once in a free environment (see :meth:`FunctionProcess.invoke`)."""
+        process = self._acquire()
+        try:
+            return process.invoke(event)
+        finally:
+            self._release(process)
+
+    def close(self) -> None:
+        with self._free:
+            self._closed = True
+            self._free.notify_all()
+            environments = list(self.environments)
+        for process in environments:
+            process.close()
+
+
 @dataclass(frozen=True)
 class Outcome:
     """An event's fate after Lambda's async retries."""
@@ -310,7 +400,7 @@ class AsyncInvoker:
     def __init__(
         self,
         spec: FunctionSpec,
-        process: FunctionProcess,
+        process: FunctionProcess | FunctionPool,
         destinations: DestinationSender,
         retry_delays_s: Sequence[float] = (1.0, 2.0),
         on_outcome: Callable[[Outcome], None] | None = None,

@@ -156,6 +156,8 @@ class FunctionSpec:
     # The execution role the stack created, and its policies as IAM holds them (inline + managed).
     role_arn: str = ""
     policies: tuple[dict[str, Any], ...] = ()
+    # ReservedConcurrentExecutions, when the template reserves some: the local pool's ceiling.
+    reserved_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -693,7 +695,9 @@ def _function(
     iam: Any,
     invoke_configs: Mapping[str, Mapping[str, Any]],
 ) -> FunctionSpec:
-    config = lam.get_function(FunctionName=name)["Configuration"]
+    function = lam.get_function(FunctionName=name)
+    config = function["Configuration"]
+    reserved = (function.get("Concurrency") or {}).get("ReservedConcurrentExecutions")
     if logical_id not in translated.code:
         raise TemplateError(f"{logical_id}: a local function needs CodeUri (a folder)")
     invoke = next(
@@ -718,6 +722,7 @@ def _function(
         runtime=str(config.get("Runtime") or ""),
         role_arn=config["Role"],
         policies=tuple(role_policies(iam, config["Role"].split("/")[-1])),
+        reserved_concurrency=None if reserved is None else int(reserved),
     )
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from churn_ops.template_rules import TemplateError, check_parameters, load_template
 
 from .aws import FAKE_CREDENTIALS, LocalAws, Wiring, client, table, wire
-from .runner import AsyncInvoker, DestinationSender, EventRunner, FunctionProcess, LogSink, Outcome, print_log
+from .runner import AsyncInvoker, DestinationSender, EventRunner, FunctionPool, LogSink, Outcome, print_log
 from .spec import DEFAULT_REGION, FunctionSpec, StackSpec, deploy
 
 log = logging.getLogger(__name__)
@@ -281,7 +281,7 @@ class LocalStack:
                 self.spec, spec, self.endpoints, work_dir, enforce=self.enforce_iam, record=self.call_log
             )
             environment = function_environment(spec, self.endpoints, identity)
-            process = FunctionProcess(spec, environment, self._log_sink)
+            process = FunctionPool(spec, environment, self._log_sink)
             self._exit.callback(process.close)
             invoker = AsyncInvoker(spec, process, destinations, self._retry_delays, self._on_outcome)
             self.invokers[logical_id] = invoker
