@@ -145,6 +145,12 @@ class FunctionProcess:
         for line in process.stderr:
             self._log_sink(self.spec.logical_id, line.rstrip("\n"))
 
+    def warm(self) -> None:
+        """Start the environment now: its init (imports, clients) runs before the first event."""
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._start()
+
     def invoke(self, event: Any) -> Invocation:
         """Run the handler once; a timeout kills the environment, as Lambda does."""
         with self._lock:
@@ -269,19 +275,30 @@ class FunctionPool:
                     # The most recently used one: warm, as Lambda prefers.
                     return self._idle.pop()
                 if len(self.environments) < self.size:
-                    index = len(self.environments)
-                    environment = (
-                        self._environment(index) if callable(self._environment) else self._environment
-                    )
-                    process = FunctionProcess(self.spec, environment, self._log_sink)
-                    self.environments.append(process)
-                    return process
+                    return self._new_environment()
                 self._free.wait()
 
     def _release(self, process: FunctionProcess) -> None:
         with self._free:
             self._idle.append(process)
             self._free.notify()
+
+    def warm(self) -> None:
+        """Start the first environment ahead of the first event, as Lambda's provisioned
+        concurrency of one would: the stack pays its cold start while nothing waits for it."""
+        with self._free:
+            if self.environments or self._closed:
+                return
+            process = self._new_environment()
+            self._idle.append(process)
+        process.warm()
+
+    def _new_environment(self) -> FunctionProcess:
+        index = len(self.environments)
+        environment = self._environment(index) if callable(self._environment) else self._environment
+        process = FunctionProcess(self.spec, environment, self._log_sink)
+        self.environments.append(process)
+        return process
 
     def invoke(self, event: Any) -> Invocation:
         """Run the handler once in a free environment (see :meth:`FunctionProcess.invoke`)."""

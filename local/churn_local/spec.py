@@ -225,8 +225,29 @@ def prewarm() -> None:
     CPU), e.g. in a thread while something else runs; a later deploy then starts at once."""
     import importlib
 
-    for module in ("moto.cloudformation.parsing", "moto.server", "samtranslator.translator.translator"):
+    for module in (
+        "moto.cloudformation.parsing",
+        "moto.server",
+        "samtranslator.translator.translator",
+        "churn_local.transcribe",  # scipy.signal, for the local Transcribe's audio
+    ):
         importlib.import_module(module)
+    from .aws import client
+
+    # The service models the stack's clients load (through the shared loader: once per process).
+    for service in (
+        "s3",
+        "cloudformation",
+        "dynamodb",
+        "sqs",
+        "sns",
+        "events",
+        "lambda",
+        "iam",
+        "sts",
+        "kms",
+    ):
+        client(service, "http://127.0.0.1:9", DEFAULT_REGION)
 
 
 @dataclass(frozen=True)
@@ -406,8 +427,9 @@ def _references(node: Any) -> set[str]:
 
 def _clients(endpoint_url: str, region: str, account: str | None) -> Any:
     from .aws import FAKE_CREDENTIALS
+    from .aws import session as new_session
 
-    session = boto3.session.Session(
+    session = new_session(
         aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=region,

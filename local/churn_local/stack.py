@@ -287,6 +287,10 @@ class LocalStack:
             self.invokers[logical_id] = invoker
             for queue_url in self.wiring.delivery_queues.get(logical_id, []):
                 self.runner.add_route(queue_url, invoker)
+            if self.wiring.delivery_queues.get(logical_id):
+                # The pipeline's first events then wait for no cold start (scheduled and API
+                # functions start on their first use).
+                process.warm()
         destinations.functions = self.invokers
         self._progress(f"running {len(self.invokers)} function(s) on {len(self.runner.routes)} event rule(s)")
         self.runner.start()

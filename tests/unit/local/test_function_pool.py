@@ -120,3 +120,16 @@ def test_the_deployed_reserved_concurrency_bounds_the_local_pool() -> None:
     score, start = stack.function("ScoreCallFunction"), stack.function("StartTranscriptionFunction")
     assert (score.reserved_concurrency, start.reserved_concurrency) == (2, None)
     assert (pool_size(score, limit=4), pool_size(start, limit=4)) == (2, 4)
+
+
+def test_a_warmed_pool_runs_its_first_event_in_the_environment_it_started(code: Path) -> None:
+    pool = FunctionPool(spec(code), dict(os.environ), lambda *_: None, size=4)
+    try:
+        pool.warm()
+        pool.warm()  # once: a second call starts nothing
+        started = pool.environments[0]._process
+        first = pool.invoke({})
+    finally:
+        pool.close()
+    assert started is not None and first.result["pid"] == started.pid
+    assert pool.peak == 1 and pool.starts == 1
