@@ -168,7 +168,9 @@ class FunctionProcess:
             reply = self._read_reply(self.spec.timeout_s)
             duration = time.monotonic() - started
             if reply is None:
-                alive = self._process.poll() is None
+                # The reply pipe closes when the worker exits, before the exit can be reaped: no
+                # reply within the timeout is a timeout; an early end of the pipe is an exit.
+                alive = duration >= self.spec.timeout_s and self._process.poll() is None
                 self._kill()
                 message = (
                     f"Task timed out after {self.spec.timeout_s:.2f} seconds"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
+from churn_local.spec import FunctionSpec
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -195,3 +197,18 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "layer").mkdir()
     (tmp_path / "layer" / "layer_helper.py").write_text('MARKER = "from-layer"\n')
     return tmp_path
+
+
+def function_spec(code: Path, name: str = "echo", **fields: Any) -> FunctionSpec:
+    """A function whose handler is ``app.handler`` in ``code``, outside any deployed stack."""
+    defaults: dict[str, Any] = {
+        "logical_id": f"{name.title()}Function",
+        "name": name,
+        "arn": f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+        "code_uri": code,
+        "handler": "app.handler",
+        "environment": {},
+        "timeout_s": 30,
+        "memory_mb": 128,
+    }
+    return FunctionSpec(**{**defaults, **fields})

@@ -12,6 +12,8 @@ import pytest
 from churn_local.runner import FunctionPool, pool_size
 from churn_local.spec import FunctionSpec
 
+from .conftest import function_spec
+
 HANDLER = """import os, time
 
 def handler(event, context):
@@ -23,17 +25,7 @@ def handler(event, context):
 
 
 def spec(code: Path, reserved: int | None = None) -> FunctionSpec:
-    return FunctionSpec(
-        logical_id="SleepFunction",
-        name="sleep",
-        arn="arn:aws:lambda:us-east-1:123456789012:function:sleep",
-        code_uri=code,
-        handler="app.handler",
-        environment={},
-        timeout_s=30,
-        memory_mb=128,
-        reserved_concurrency=reserved,
-    )
+    return function_spec(code, "sleep", reserved_concurrency=reserved)
 
 
 @pytest.fixture

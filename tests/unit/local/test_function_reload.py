@@ -10,6 +10,8 @@ import pytest
 from churn_local.runner import FunctionProcess, code_stamp, runtime_interpreter
 from churn_local.spec import FunctionSpec
 
+from .conftest import function_spec
+
 ROOT = Path(__file__).resolve().parents[3]
 HANDLER = """import os, sys
 from helper import VERSION
@@ -20,18 +22,7 @@ def handler(event, context):
 
 
 def spec(code: Path, layer: Path, runtime: str = "") -> FunctionSpec:
-    return FunctionSpec(
-        logical_id="EchoFunction",
-        name="echo",
-        arn="arn:aws:lambda:us-east-1:123456789012:function:echo",
-        code_uri=code,
-        handler="app.handler",
-        environment={},
-        timeout_s=30,
-        memory_mb=128,
-        layer_paths=(layer,),
-        runtime=runtime,
-    )
+    return function_spec(code, layer_paths=(layer,), runtime=runtime)
 
 
 def write(path: Path, text: str, bump_s: int = 0) -> None:
