@@ -19,6 +19,8 @@ SEED_BODY = {
     "limit": "limited",
     "text": "I'm not happy with the service at all.",
 }
+# The fields of one record's answer from a model that knows its risk basis (metrics.json).
+ANSWER_FIELDS = {"probability", "model_version", "missing_features", "unknown_categories", "risk_basis"}
 
 
 # --- The repo stands alone -------------------------------------------------------

@@ -36,7 +36,6 @@ import random
 import shutil
 import sys
 import time
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +47,7 @@ from urllib.parse import urlsplit
 from churn_contracts.features import CALL_ID, CUSTOMER_ID, LABEL
 from churn_ops.promote import DEFAULT_MARGIN
 
-from .demo import say, step
+from .demo import read_jsonl, say, step
 from .profiles import load_profiles
 from .scenario import Observer, Pipeline, RetentionTeam, turns_of, upload, wait_for_calls
 from .stack import STATE_DIR, LocalStack
@@ -100,11 +99,6 @@ def _train(rows_file: Path, out: Path, version: str, cache: Path) -> Path:
     )
     train_model(rows_file, out, config=config, model_version=version, plots=False)
     return out
-
-
-def _read(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
 def _write(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
@@ -413,9 +407,9 @@ def run(
 
         with step("5/7 Train a candidate on the older labelled calls, and a shuffled-label control"):
             older = result.data_dir / "train.jsonl"
-            say(f"    candidate: {_labels(_read(older))} (what happened, from the stack)")
+            say(f"    candidate: {_labels(read_jsonl(older))} (what happened, from the stack)")
             candidate = _train(older, work / "models" / "candidate", f"loop-candidate-{today:%Y%m%d}", cache)
-            control = _write(work / "shuffled-train.jsonl", _shuffled(_read(older)))
+            control = _write(work / "shuffled-train.jsonl", _shuffled(read_jsonl(older)))
             shuffled = _train(control, work / "models" / "shuffled", "loop-shuffled-labels", cache)
 
         with step("6/7 Compare with the serving model on the newest labelled calls; register"):
@@ -436,7 +430,7 @@ def run(
             first = registry.decide(first.arn, True, "day one: the first model")
             result.packages["loop-day-one"] = first.status
             test_rows = result.data_dir / "test.jsonl"
-            say(f"    compared on {test_rows}: {_labels(_read(test_rows))}")
+            say(f"    compared on {test_rows}: {_labels(read_jsonl(test_rows))}")
             # The candidate against the day-one model, then the control against what serves then.
             for model_dir in (candidate, shuffled):
                 serving = registry.fetch(registry.approved(), work / "serving" / "model.tar.gz")
@@ -505,8 +499,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-check", action="store_true", help="skip the model check (free-form pairs)")
     args = parser.parse_args(argv)
-    # moto's CloudFormation names each template resource it does not create locally: noise here.
-    warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
     if args.calls < 60 or args.day_one_rows < 30:
         parser.error("--calls must be at least 60 and --day-one-rows at least 30 (both labels are needed)")
     started = time.monotonic()

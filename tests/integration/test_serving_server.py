@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from churn_contracts.endpoint import JSON, JSON_LINES, MAX_TEXT_CHARS, parse_score
 from churn_model.serving.server import LocalEndpointServer
 
-from tests.conftest import SEED_BODY
+from tests.conftest import ANSWER_FIELDS, SEED_BODY
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -72,13 +72,7 @@ def test_invoke_endpoint_with_boto3(server, monkeypatch):
     assert response["ContentType"] == JSON
     assert response["InvokedProductionVariant"] == "AllTraffic"
     answer = json.loads(response["Body"].read())
-    assert set(answer) == {
-        "probability",
-        "model_version",
-        "missing_features",
-        "unknown_categories",
-        "risk_basis",
-    }
+    assert set(answer) == ANSWER_FIELDS
     assert answer["model_version"] == "tiny-test-model" and answer["unknown_categories"] == {}
     assert parse_score(json.dumps(answer)).risk_basis.computed_on == "out_of_fold"
     # A plan the model never saw comes back listed, read by the Lambdas' own contract reader.

@@ -17,7 +17,7 @@ from churn_contracts.features import MODEL_FEATURES
 from churn_model.serving import handlers
 from churn_model.serving.handlers import input_fn, model_fn, output_fn, predict_fn
 
-from tests.conftest import SEED_BODY
+from tests.conftest import ANSWER_FIELDS, SEED_BODY
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -69,13 +69,7 @@ def test_seed_example_scores_one_record(model):
     status, content_type, payload = invoke(model, json.dumps(SEED_BODY).encode())
     assert (status, content_type) == (200, JSON)
     answer = json.loads(payload)
-    assert set(answer) == {
-        "probability",
-        "model_version",
-        "missing_features",
-        "unknown_categories",
-        "risk_basis",
-    }
+    assert set(answer) == ANSWER_FIELDS
     assert answer["unknown_categories"] == {}  # the seed's plan and limit were seen in training
     # What "high risk" meant in training, from the model dir's metrics.json (no period given).
     metrics = json.loads((model.model_dir / "metrics.json").read_text())
